@@ -181,6 +181,7 @@ RIGHT_PARTY_OUTCOMES: frozenset[str] = frozenset(
         Outcome.HARDSHIP,
     }
 )
+_NOT_RIGHT_PARTY = frozenset(Outcome.values) - RIGHT_PARTY_OUTCOMES
 PROMISE_OUTCOMES: frozenset[str] = frozenset({Outcome.PROMISE_TO_PAY, Outcome.PAYMENT_PLAN})
 FORBIDDING_FLAGS: tuple[str, ...] = (
     "cease_contact",
@@ -226,7 +227,10 @@ class Contact(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(right_party=True, outcome__in=sorted(RIGHT_PARTY_OUTCOMES))
-                | Q(right_party=False, outcome__in=sorted(set(Outcome.values) - RIGHT_PARTY_OUTCOMES)),
+                | Q(
+                    right_party=False,
+                    outcome__in=sorted(set(Outcome.values) - RIGHT_PARTY_OUTCOMES),
+                ),
                 name="contact_right_party_matches_outcome",
             ),
         ]

@@ -36,7 +36,7 @@ def visible_clients(user: AnyUser) -> QuerySet[Client]:
     if role in {Role.AGENCY_ADMIN, Role.SUPERVISOR}:
         return Client.objects.all()
     if role == Role.CLIENT_VIEWER:
-        return Client.objects.filter(viewers__user=user)
+        return Client.objects.filter(viewers__user_id=user.pk or 0)
     return Client.objects.none()
 
 

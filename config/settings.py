@@ -20,7 +20,8 @@ if Path(_env_file).is_file():
     environ.Env.read_env(_env_file)
 
 DEBUG: bool = env.bool("DEBUG", default=False)
-_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"
+# Only ever used with DEBUG on; production refuses to start with it.
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105
 SECRET_KEY: str = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
@@ -186,7 +187,9 @@ TWILIO_FROM_NUMBER: str = env.str("TWILIO_FROM_NUMBER", default="")
 # Where the Twilio SDK sends its REST calls; tests point it at the local fake server.
 TWILIO_API_BASE_URL: str = env.str("TWILIO_API_BASE_URL", default="")
 if SMS_BACKEND == "twilio" and not (
-    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER)
+    TWILIO_ACCOUNT_SID
+    and TWILIO_AUTH_TOKEN
+    and (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER)
 ):
     raise ImproperlyConfigured(
         "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and either "

@@ -119,7 +119,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-for-tests-1")
 
 
-def user_with_role(username: str, role: Role, client: Client | None = None):  # type: ignore[no-untyped-def]
+def user_with_role(username: str, role: Role, client: Client | None = None):
     user = UserFactory(username=username)
     Membership.objects.update_or_create(user=user, defaults={"role": role, "client": client})
     return user

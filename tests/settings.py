@@ -12,8 +12,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DEBUG", "0")
 
-from config.settings import *  # noqa: E402,F403
-from config.settings import CELERY_BROKER_URL as _ENV_BROKER_URL  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import CELERY_BROKER_URL as _ENV_BROKER_URL
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 SECURE_SSL_REDIRECT = False
