@@ -97,6 +97,9 @@ class Debtor(models.Model):
     ref = models.CharField(max_length=64)
     phone_e164 = models.CharField(max_length=20, db_index=True)
     country = models.CharField(max_length=2)
+    # The address's region (ISO 3166-2 subdivision without the country, e.g. "CA"), optional:
+    # where a country spans time zones it narrows the debtor's possible zones.
+    region = models.CharField(max_length=3, blank=True, default="")
     language = models.CharField(max_length=2, choices=Language.choices)
 
     class Meta:

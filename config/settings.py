@@ -214,3 +214,35 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# What a Twilio error code means for the invitation (../DOMAIN.md rule 7). Configuration, not
+# code: Twilio splits and renames codes, and an agency's counsel may want another action.
+# Actions: opt_out, invalid_number, cati, retry_once, pause_template, backoff.
+SMS_ERROR_ACTIONS: dict[int, str] = {
+    21610: "opt_out",
+    21211: "invalid_number",
+    30005: "invalid_number",
+    21614: "cati",
+    30006: "cati",
+    30003: "retry_once",
+    30008: "retry_once",
+    30007: "pause_template",
+    20429: "backoff",
+}
+SMS_ERROR_ACTIONS.update(
+    {int(k): v for k, v in env.dict("SMS_ERROR_ACTIONS", default={}).items()}  # e.g. "30034=cati"
+)
+SMS_RETRY_ONCE_DELAY_HOURS: int = env.int("SMS_RETRY_ONCE_DELAY_HOURS", default=4)
+SURVEY_MAX_CONTACT_AGE_DAYS: int = env.int("SURVEY_MAX_CONTACT_AGE_DAYS", default=14)
+CONSENT_WORDING_VERSION: str = env.str("CONSENT_WORDING_VERSION", default="v1")
+
+# The periodic work (Celery beat). Each entry calls the same service as its management command.
+CELERY_BEAT_SCHEDULE = {
+    "plan-surveys": {"task": "surveys.tasks.plan_surveys_task", "schedule": 60.0},
+    "dispatch-due": {"task": "surveys.tasks.dispatch_due_task", "schedule": 30.0},
+    "sms-housekeeping": {"task": "surveys.tasks.sms_housekeeping_task", "schedule": 60.0},
+    "invitations-housekeeping": {
+        "task": "surveys.tasks.invitations_housekeeping_task",
+        "schedule": 300.0,
+    },
+}

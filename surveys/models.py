@@ -267,6 +267,8 @@ class SmsMessage(models.Model):
     error_code = models.IntegerField(null=True, blank=True)
     error_message = models.CharField(max_length=300, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
+    # A transient delivery error (30003, 30008) gets one more try, never two.
+    retried = models.BooleanField(default=False)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)

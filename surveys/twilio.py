@@ -64,7 +64,7 @@ class SentMessage:
     status: str
 
 
-class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
+class BaseUrlHttpClient(TwilioHttpClient):
     """The SDK's own HTTP client, sending every request to another scheme and host.
 
     Only the URL changes: timeouts, retries, auth and body encoding stay the SDK's.
@@ -96,9 +96,9 @@ def _build_client(account_sid: str, auth_token: str, base_url: str, timeout: flo
         if base_url
         else TwilioHttpClient(timeout=timeout)
     )
-    # An empty environment: TWILIO_EDGE / TWILIO_REGION in the process environment would
-    # otherwise silently change the host the SDK calls.
-    return Client(account_sid, auth_token, http_client=http_client, environment={})
+    # The SDK still honours TWILIO_EDGE / TWILIO_REGION from the environment (its documented
+    # way to pick a region); with a base URL the host is replaced anyway.
+    return Client(account_sid, auth_token, http_client=http_client)
 
 
 def twilio_client() -> Client:
