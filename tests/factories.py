@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from collections_link.models import (
     RIGHT_PARTY_OUTCOMES,
@@ -26,7 +27,7 @@ from collections_link.models import (
 UTC = dt.UTC
 
 
-class ClientFactory(factory.django.DjangoModelFactory):
+class ClientFactory(factory.django.DjangoModelFactory[Client]):
     class Meta:
         model = Client
         django_get_or_create = ("ref",)
@@ -38,7 +39,7 @@ class ClientFactory(factory.django.DjangoModelFactory):
     time_zone = "Europe/Rome"
 
 
-class OperatorFactory(factory.django.DjangoModelFactory):
+class OperatorFactory(factory.django.DjangoModelFactory[Operator]):
     class Meta:
         model = Operator
         django_get_or_create = ("ref",)
@@ -48,7 +49,7 @@ class OperatorFactory(factory.django.DjangoModelFactory):
     client = factory.SubFactory(ClientFactory)
 
 
-class DebtorFactory(factory.django.DjangoModelFactory):
+class DebtorFactory(factory.django.DjangoModelFactory[Debtor]):
     class Meta:
         model = Debtor
 
@@ -59,7 +60,7 @@ class DebtorFactory(factory.django.DjangoModelFactory):
     language = "it"
 
 
-class AccountFactory(factory.django.DjangoModelFactory):
+class AccountFactory(factory.django.DjangoModelFactory[Account]):
     class Meta:
         model = Account
 
@@ -71,7 +72,7 @@ class AccountFactory(factory.django.DjangoModelFactory):
     currency = "EUR"
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -88,7 +89,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     right_party = factory.LazyAttribute(lambda o: o.outcome in RIGHT_PARTY_OUTCOMES)
 
 
-class PromiseFactory(factory.django.DjangoModelFactory):
+class PromiseFactory(factory.django.DjangoModelFactory[Promise]):
     class Meta:
         model = Promise
 
@@ -98,7 +99,7 @@ class PromiseFactory(factory.django.DjangoModelFactory):
     due_on = dt.date(2026, 11, 30)
 
 
-class PaymentFactory(factory.django.DjangoModelFactory):
+class PaymentFactory(factory.django.DjangoModelFactory[Payment]):
     class Meta:
         model = Payment
 
@@ -110,7 +111,7 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     currency = "EUR"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)

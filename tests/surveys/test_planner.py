@@ -39,10 +39,10 @@ def _fresh_policies():
 
 
 def rome_contact(start: dt.datetime, **kwargs):
-    client = ClientFactory()
-    debtor = DebtorFactory(client=client, phone_e164=kwargs.pop("phone", "+393331234567"))
-    account = AccountFactory(client=client, debtor=debtor)
-    return ContactFactory(
+    client = ClientFactory.create()
+    debtor = DebtorFactory.create(client=client, phone_e164=kwargs.pop("phone", "+393331234567"))
+    account = AccountFactory.create(client=client, debtor=debtor)
+    return ContactFactory.create(
         client=client,
         account=account,
         started_at=start,
@@ -90,13 +90,13 @@ def test_nothing_is_planned_on_a_sunday_or_an_italian_holiday() -> None:
 
 
 def test_spanish_debtors_get_nothing_at_weekends() -> None:
-    client = ClientFactory(ref="luz-norte", name="Luz Norte", country="ES", default_language="es")
+    client = ClientFactory.create(ref="luz-norte", name="Luz Norte", country="ES", default_language="es")
     Policy.objects.create(client=client, **{**policy_defaults(), "window_country": "ES"})
-    debtor = DebtorFactory(client=client, phone_e164="+34612345679", country="ES", language="es")
+    debtor = DebtorFactory.create(client=client, phone_e164="+34612345679", country="ES", language="es")
     friday = dt.datetime(2026, 11, 20, 19, 55, tzinfo=MADRID)
-    contact = ContactFactory(
+    contact = ContactFactory.create(
         client=client,
-        account=AccountFactory(client=client, debtor=debtor),
+        account=AccountFactory.create(client=client, debtor=debtor),
         started_at=friday,
         ended_at=friday + dt.timedelta(minutes=8),
     )
@@ -108,19 +108,19 @@ def test_spanish_debtors_get_nothing_at_weekends() -> None:
 
 
 def test_a_us_number_is_contacted_only_when_every_possible_zone_allows() -> None:
-    client = ClientFactory(ref="telco-uno", name="Telco Uno", country="US", default_language="en")
+    client = ClientFactory.create(ref="telco-uno", name="Telco Uno", country="US", default_language="en")
     Policy.objects.create(
         client=client,
         **{**policy_defaults(), "window_country": "US", "consent_required_countries": []},
     )
     # A New York mobile number, a California address.
-    debtor = DebtorFactory(
+    debtor = DebtorFactory.create(
         client=client, phone_e164="+12125550143", country="US", region="CA", language="en"
     )
     start = dt.datetime(2026, 11, 18, 6, 0, tzinfo=LOS_ANGELES)  # 09:00 in New York
-    contact = ContactFactory(
+    contact = ContactFactory.create(
         client=client,
-        account=AccountFactory(client=client, debtor=debtor),
+        account=AccountFactory.create(client=client, debtor=debtor),
         started_at=start - dt.timedelta(hours=2),
         ended_at=start - dt.timedelta(hours=2) + dt.timedelta(minutes=5),
     )
@@ -136,17 +136,17 @@ def test_a_us_number_is_contacted_only_when_every_possible_zone_allows() -> None
 
 def test_two_contacts_with_one_debtor_within_30_days_give_one_invitation_even_across_clients():
     set_policy()
-    acme = ClientFactory()
-    telco = ClientFactory(ref="telco-uno", name="Telco Uno")
+    acme = ClientFactory.create()
+    telco = ClientFactory.create(ref="telco-uno", name="Telco Uno")
     phone = "+393470000001"
-    first = ContactFactory(
+    first = ContactFactory.create(
         client=acme,
-        account=AccountFactory(client=acme, debtor=DebtorFactory(client=acme, phone_e164=phone)),
+        account=AccountFactory.create(client=acme, debtor=DebtorFactory.create(client=acme, phone_e164=phone)),
         started_at=dt.datetime(2026, 11, 2, 10, 0, tzinfo=ROME),
     )
-    second = ContactFactory(
+    second = ContactFactory.create(
         client=telco,
-        account=AccountFactory(client=telco, debtor=DebtorFactory(client=telco, phone_e164=phone)),
+        account=AccountFactory.create(client=telco, debtor=DebtorFactory.create(client=telco, phone_e164=phone)),
         started_at=dt.datetime(2026, 11, 20, 10, 0, tzinfo=ROME),
     )
     contacts_plan(now=dt.datetime(2026, 11, 2, 11, 0, tzinfo=ROME), seed=5)
@@ -160,14 +160,14 @@ def test_two_contacts_with_one_debtor_within_30_days_give_one_invitation_even_ac
 
 def test_a_debtor_surveyed_31_days_ago_may_be_asked_again() -> None:
     set_policy()
-    acme = ClientFactory()
-    debtor = DebtorFactory(client=acme, phone_e164="+393470000002")
-    account = AccountFactory(client=acme, debtor=debtor)
-    ContactFactory(
+    acme = ClientFactory.create()
+    debtor = DebtorFactory.create(client=acme, phone_e164="+393470000002")
+    account = AccountFactory.create(client=acme, debtor=debtor)
+    ContactFactory.create(
         client=acme, account=account, started_at=dt.datetime(2026, 10, 20, 10, 0, tzinfo=ROME)
     )
     contacts_plan(now=dt.datetime(2026, 10, 20, 11, 0, tzinfo=ROME), seed=6)
-    later = ContactFactory(
+    later = ContactFactory.create(
         client=acme, account=account, started_at=dt.datetime(2026, 11, 20, 10, 0, tzinfo=ROME)
     )
     contacts_plan(now=dt.datetime(2026, 11, 20, 11, 0, tzinfo=ROME), seed=6)
@@ -219,7 +219,7 @@ def test_an_opted_out_number_is_never_planned() -> None:
 
 def test_sampling_keeps_a_minimum_per_operator_per_month() -> None:
     set_policy(sampling_rate=Decimal("0"), min_per_operator_month=3)
-    client = ClientFactory()
+    client = ClientFactory.create()
     now = dt.datetime(2026, 11, 19, 12, 0, tzinfo=ROME)
     contacts = [
         rome_contact(now - dt.timedelta(hours=3, minutes=i), phone=f"+39333000{i:04d}")
