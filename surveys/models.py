@@ -467,6 +467,8 @@ class Response(models.Model):
     )
     completed_at = models.DateTimeField(null=True, blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True)
+    # Lets the analytics roll-up refresh only what changed since its last pass.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         constraints = [
