@@ -255,6 +255,21 @@ def step_users(run: DemoRun) -> str:
     return f"{len(DEMO_LOGINS)} logins ({created} new)"
 
 
+def step_survey_history(run: DemoRun) -> str:
+    """Replay the survey programme over the last weeks through the real services."""
+    from nps.demo_surveys import HISTORY_DAYS, SurveyHistory
+    from surveys.models import Invitation
+
+    clients = Client.objects.filter(ref__in=DEMO_CLIENT_REFS)
+    if Invitation.objects.filter(client__in=clients).exists():
+        return "already replayed (unchanged)"
+    done = SurveyHistory(run.world(), seed=run.seed).run(today=run.today)
+    return (
+        f"{HISTORY_DAYS} days replayed: {done['messages']:,} SMS in the outbox, "
+        f"{done['responses']:,} responses"
+    )
+
+
 def _import_step(feed: str) -> Callable[[DemoRun], str]:
     def step(run: DemoRun) -> str:
         result = import_csv(
@@ -284,6 +299,7 @@ STEPS: list[DemoStep] = [
     DemoStep("import accounts", _import_step("accounts")),
     DemoStep("import contacts", _import_step("contacts")),
     DemoStep("import payments", _import_step("payments")),
+    DemoStep("survey history", step_survey_history),
 ]
 
 
@@ -378,9 +394,12 @@ def _rows_not_in_feeds(world: DemoManifest) -> int:
 
 def _delete_demo_data() -> None:
     """Deletes the demo clients and everything hanging from them, children first."""
+    from nps.demo_surveys import survey_data_delete
+
     clients = Client.objects.filter(ref__in=DEMO_CLIENT_REFS)
     try:
         with transaction.atomic():
+            survey_data_delete(clients=clients)
             Payment.objects.filter(client__in=clients, reversal_of__isnull=False).delete()
             Payment.objects.filter(client__in=clients).delete()
             Promise.objects.filter(account__client__in=clients).delete()
