@@ -90,9 +90,13 @@ def test_nothing_is_planned_on_a_sunday_or_an_italian_holiday() -> None:
 
 
 def test_spanish_debtors_get_nothing_at_weekends() -> None:
-    client = ClientFactory.create(ref="luz-norte", name="Luz Norte", country="ES", default_language="es")
+    client = ClientFactory.create(
+        ref="luz-norte", name="Luz Norte", country="ES", default_language="es"
+    )
     Policy.objects.create(client=client, **{**policy_defaults(), "window_country": "ES"})
-    debtor = DebtorFactory.create(client=client, phone_e164="+34612345679", country="ES", language="es")
+    debtor = DebtorFactory.create(
+        client=client, phone_e164="+34612345679", country="ES", language="es"
+    )
     friday = dt.datetime(2026, 11, 20, 19, 55, tzinfo=MADRID)
     contact = ContactFactory.create(
         client=client,
@@ -108,7 +112,9 @@ def test_spanish_debtors_get_nothing_at_weekends() -> None:
 
 
 def test_a_us_number_is_contacted_only_when_every_possible_zone_allows() -> None:
-    client = ClientFactory.create(ref="telco-uno", name="Telco Uno", country="US", default_language="en")
+    client = ClientFactory.create(
+        ref="telco-uno", name="Telco Uno", country="US", default_language="en"
+    )
     Policy.objects.create(
         client=client,
         **{**policy_defaults(), "window_country": "US", "consent_required_countries": []},
@@ -141,12 +147,16 @@ def test_two_contacts_with_one_debtor_within_30_days_give_one_invitation_even_ac
     phone = "+393470000001"
     first = ContactFactory.create(
         client=acme,
-        account=AccountFactory.create(client=acme, debtor=DebtorFactory.create(client=acme, phone_e164=phone)),
+        account=AccountFactory.create(
+            client=acme, debtor=DebtorFactory.create(client=acme, phone_e164=phone)
+        ),
         started_at=dt.datetime(2026, 11, 2, 10, 0, tzinfo=ROME),
     )
     second = ContactFactory.create(
         client=telco,
-        account=AccountFactory.create(client=telco, debtor=DebtorFactory.create(client=telco, phone_e164=phone)),
+        account=AccountFactory.create(
+            client=telco, debtor=DebtorFactory.create(client=telco, phone_e164=phone)
+        ),
         started_at=dt.datetime(2026, 11, 20, 10, 0, tzinfo=ROME),
     )
     contacts_plan(now=dt.datetime(2026, 11, 2, 11, 0, tzinfo=ROME), seed=5)
