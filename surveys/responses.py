@@ -21,6 +21,7 @@ from surveys.definitions import Question
 from surveys.models import (
     CatiCase,
     CatiCaseStatus,
+    Channel,
     Invitation,
     InvitationStatus,
     Response,
@@ -106,9 +107,11 @@ def response_record(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        # Lock the invitation so concurrent submits for it run one after the other.
+        # Lock the invitation so concurrent submits for it run one after the other. Only its
+        # own row (`of=("self",)`): PostgreSQL refuses FOR UPDATE on the nullable side of the
+        # outer join to survey_version.
         invitation = (
-            Invitation.objects.select_for_update()
+            Invitation.objects.select_for_update(of=("self",))
             .select_related("contact", "survey_version")
             .get(pk=invitation_id)
         )
@@ -178,7 +181,12 @@ def response_record(
             Invitation.objects.filter(pk=invitation.pk).update(
                 status=status, answered_at=invitation.answered_at or now
             )
-        if channel == ResponseChannel.CATI or response.complete:
+        # A CATI case exists only for an invitation on the CATI channel (the planner and
+        # `invitation_to_cati` set it with the case, on this locked row), so a web or SMS
+        # completion of an SMS invitation skips a query that could match nothing.
+        if channel == ResponseChannel.CATI or (
+            response.complete and invitation.channel == Channel.CATI
+        ):
             CatiCase.objects.filter(invitation=invitation).exclude(
                 status=CatiCaseStatus.DONE
             ).update(status=CatiCaseStatus.DONE, closed_at=now, held_by=None, lease_expires_at=None)

@@ -1,0 +1,134 @@
+"""What the debtor's survey page knows about one link, read in one SQL statement.
+
+The page is the product's busiest public URL, and its budget is set against a view that does
+nothing (bench/survey_page.py). Compiling the ORM's three-table select_related query costs
+several times the query itself, so this selector sends one fixed statement (its table and
+column names taken from the models) and returns plain, frozen dataclasses. It reads only the
+invitation, its survey version and its response: nothing that could put debt data on the page.
+Writes still go through the ORM and the services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from surveys.definitions import Question
+from surveys.models import Invitation, Response, SurveyVersion
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    """The stored (partial or complete) response."""
+
+    score: int | None
+    reason: str
+    answers: dict[str, Any]
+    complete: bool
+
+
+@dataclass(frozen=True)
+class PageLink:
+    id: int
+    token: str
+    status: str
+    language: str
+    phone_e164: str
+    expires_at: dt.datetime | None
+    opened_at: dt.datetime | None
+    # The survey version's questions as stored (JSON text): it names the wording for the
+    # page's render cache. Empty when the invitation has no survey.
+    wording: str
+    answer: PageAnswer | None
+
+    @property
+    def questions(self) -> list[Question]:
+        return questions_of(self.wording) if self.wording else []
+
+    def is_expired(self, now: dt.datetime | None = None) -> bool:
+        return self.expires_at is not None and (now or timezone.now()) >= self.expires_at
+
+
+@functools.lru_cache(maxsize=64)
+def questions_of(wording: str) -> list[Question]:
+    """The parsed questions of one wording, parsed once per process. Callers only read them."""
+    questions: list[Question] = json.loads(wording)
+    return questions
+
+
+@functools.cache
+def _statement() -> str:
+    q = connection.ops.quote_name
+
+    def col(model: Any, field: str) -> str:
+        return q(model._meta.get_field(field).column)
+
+    i, v, r = Invitation, SurveyVersion, Response
+    columns = ", ".join(
+        [
+            *(f"i.{col(i, f)}" for f in ("id", "token", "status", "language", "phone_e164")),
+            *(f"i.{col(i, f)}" for f in ("expires_at", "opened_at")),
+            f"v.{col(v, 'questions')}",
+            *(f"r.{col(r, f)}" for f in ("id", "score", "reason", "answers", "complete")),
+        ]
+    )
+    return (
+        f"SELECT {columns} FROM {q(i._meta.db_table)} i "
+        f"LEFT JOIN {q(v._meta.db_table)} v ON v.{col(v, 'id')} = i.{col(i, 'survey_version')} "
+        f"LEFT JOIN {q(r._meta.db_table)} r ON r.{col(r, 'invitation')} = i.{col(i, 'id')} "
+        f"WHERE i.{col(i, 'token')} = %s"
+    )
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    # PostgreSQL hands back aware datetimes; SQLite naive ones in UTC (or text).
+    if value is None:
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if timezone.is_naive(moment) else moment
+
+
+def _json(value: Any) -> Any:
+    # Django loads jsonb and SQLite's JSON as text and leaves decoding to JSONField.
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def page_link(token: str) -> PageLink | None:
+    """The link's invitation, wording and response, or None for an unknown token."""
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(), [token])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (pk, token_, status, language, phone, expires_at, opened_at, wording) = row[:8]
+    response_id, score, reason, answers, complete = row[8:]
+    answer = None
+    if response_id is not None:
+        answer = PageAnswer(
+            score=score,
+            reason=reason or "",
+            answers=_json(answers) or {},
+            complete=bool(complete),
+        )
+    if wording is not None and not isinstance(wording, str):
+        wording = json.dumps(wording)
+    return PageLink(
+        id=pk,
+        token=token_,
+        status=status,
+        language=language,
+        phone_e164=phone,
+        expires_at=_moment(expires_at),
+        opened_at=_moment(opened_at),
+        wording=wording or "",
+        answer=answer,
+    )

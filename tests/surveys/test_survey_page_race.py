@@ -1,0 +1,108 @@
+"""One invitation, one response, when submits really collide: threads released together by a
+barrier, each with its own connection to a real PostgreSQL, where the row lock is real."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from surveys.models import Response, ResponseChannel
+from surveys.responses import AlreadyAnswered, response_record
+from tests.surveys.page_support import page_url, sent_invitation
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def at_once(*actions: Callable[[], Any]) -> list[Any]:
+    """Run the actions in threads released at the same instant; return each one's result, or
+    the exception it raised."""
+    barrier = threading.Barrier(len(actions))
+    results: list[Any] = [None] * len(actions)
+
+    def run(index: int, action: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = action()
+        except Exception as exc:  # handed back to the test, which asserts on it
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def post(url: str, data: dict[str, str]) -> Callable[[], int]:
+    def send() -> int:
+        return Client().post(url, data).status_code
+
+    return send
+
+
+def test_two_tabs_sending_the_score_at_the_same_moment_make_one_response() -> None:
+    invitation = sent_invitation()
+    url = page_url(invitation)
+    statuses = at_once(post(url, {"step": "1", "nps": "9"}), post(url, {"step": "1", "nps": "8"}))
+    assert statuses == [303, 303]  # the second tab changed the same partial response
+    response = Response.objects.get()
+    assert response.invitation_id == invitation.pk
+    assert response.score in {8, 9}
+    assert response.complete is False
+
+
+def test_two_final_submits_at_the_same_moment_store_one_response_and_one_is_told() -> None:
+    invitation = sent_invitation()
+    url = page_url(invitation)
+    first = Client()
+    first.post(url, {"step": "1", "nps": "9"})
+    first.post(url, {"step": "2", "reason": "Cortesi"})
+    first.post(url, {"step": "3", "listened": "5"})
+
+    statuses = at_once(
+        post(url, {"step": "4", "solution": "yes"}), post(url, {"step": "4", "solution": "no"})
+    )
+    assert sorted(statuses) == [303, 409]
+    response = Response.objects.get()
+    assert response.complete is True
+    winner = statuses.index(303)
+    assert response.answers["solution"] is (winner == 0)
+
+
+def test_the_web_page_and_an_sms_reply_racing_make_one_response() -> None:
+    invitation = sent_invitation()
+    url = page_url(invitation)
+    browser = Client()
+    browser.post(url, {"step": "1", "nps": "9"})
+    browser.post(url, {"step": "2", "reason": ""})
+    browser.post(url, {"step": "3", "listened": "4"})
+
+    def sms_reply() -> Any:
+        return response_record(
+            invitation_id=invitation.pk,
+            channel=ResponseChannel.SMS_REPLY,
+            answers={"nps": "3"},
+            complete=True,
+        )
+
+    web, sms = at_once(post(url, {"step": "4", "solution": "yes"}), sms_reply)
+    assert Response.objects.count() == 1
+    response = Response.objects.get()
+    assert response.complete is True
+    if web == 303:
+        # The page finished first; the SMS reply found it answered and stored nothing.
+        assert isinstance(sms, AlreadyAnswered)
+        assert (response.channel, response.score) == ("web", 9)
+    else:
+        # The SMS reply finished first; the page said "already answered".
+        assert web == 409
+        assert not isinstance(sms, Exception), sms
+        assert (response.channel, response.score) == ("sms_reply", 3)
