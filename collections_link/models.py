@@ -198,10 +198,18 @@ FORBIDDING_FLAGS: tuple[str, ...] = (
 class Contact(models.Model):
     """One collection call or home visit, with its outcome. The survey rates a contact."""
 
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="contacts")
+    # No single-column indexes on the foreign keys: each leads a composite index below (or the
+    # unique reference), and every index costs the ingest of a million contacts dearly.
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="contacts", db_index=False
+    )
     ref = models.CharField(max_length=64)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="contacts")
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="contacts")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="contacts", db_index=False
+    )
+    operator = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, related_name="contacts", db_index=False
+    )
     channel = models.CharField(max_length=16, choices=ContactChannel.choices)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -255,7 +263,9 @@ class ConsentRecord(models.Model):
     """The evidence of a survey consent (or refusal) captured by an operator on a contact:
     who, when, on which channel, and the wording version the operator read."""
 
-    debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="consents")
+    debtor = models.ForeignKey(
+        Debtor, on_delete=models.PROTECT, related_name="consents", db_index=False
+    )
     contact = models.OneToOneField(Contact, on_delete=models.PROTECT, related_name="consent")
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
     given = models.BooleanField()
@@ -293,9 +303,13 @@ class Payment(models.Model):
     """Money recovered on an account. A reversal is its own row pointing at the payment it
     undoes; net collected = payments - reversals."""
 
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="payments")
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     ref = models.CharField(max_length=64)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     paid_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
