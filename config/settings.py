@@ -236,11 +236,15 @@ SMS_RETRY_ONCE_DELAY_HOURS: int = env.int("SMS_RETRY_ONCE_DELAY_HOURS", default=
 SURVEY_MAX_CONTACT_AGE_DAYS: int = env.int("SURVEY_MAX_CONTACT_AGE_DAYS", default=14)
 CONSENT_WORDING_VERSION: str = env.str("CONSENT_WORDING_VERSION", default="v1")
 
+# Task modules beyond each app's tasks.py.
+CELERY_IMPORTS = ("surveys.cati_tasks",)
+
 # The periodic work (Celery beat). Each entry calls the same service as its management command.
 CELERY_BEAT_SCHEDULE = {
     "plan-surveys": {"task": "surveys.tasks.plan_surveys_task", "schedule": 60.0},
     "dispatch-due": {"task": "surveys.tasks.dispatch_due_task", "schedule": 30.0},
     "sms-housekeeping": {"task": "surveys.tasks.sms_housekeeping_task", "schedule": 60.0},
+    "cati-housekeeping": {"task": "surveys.cati_tasks.cati_housekeeping_task", "schedule": 60.0},
     "invitations-housekeeping": {
         "task": "surveys.tasks.invitations_housekeeping_task",
         "schedule": 300.0,

@@ -574,6 +574,12 @@ class CatiCase(models.Model):
         ]
         indexes = [
             models.Index(fields=["due_at"], condition=Q(status="queued"), name="cati_due_idx"),
+            # Call-backs due now come first: without this the claim scans the whole queue.
+            models.Index(
+                fields=["callback_at"],
+                condition=Q(status="queued") & Q(callback_at__isnull=False),
+                name="cati_callback_idx",
+            ),
             models.Index(
                 fields=["lease_expires_at"], condition=Q(status="held"), name="cati_lease_idx"
             ),

@@ -31,3 +31,6 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = True
 TEST_BROKER_URL = _ENV_BROKER_URL
 CELERY_BROKER_URL = ""
+# Tests never run collectstatic: serve static files from the apps' folders, as in development.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
