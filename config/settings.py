@@ -198,6 +198,18 @@ if SMS_BACKEND == "twilio" and not (
 # The public base URL the debtor's links and Twilio's webhooks use (behind the TLS proxy).
 PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 SMS_RATE_PER_SECOND: float = env.float("SMS_RATE_PER_SECOND", default=10.0)
+TWILIO_HTTP_TIMEOUT: float = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
+# Validate webhook signatures against PUBLIC_BASE_URL + path (right behind a TLS proxy); off,
+# against the request's own URL (then set BEHIND_TLS_PROXY so the scheme and host are right).
+TWILIO_WEBHOOK_URL_FROM_PUBLIC_BASE: bool = env.bool(
+    "TWILIO_WEBHOOK_URL_FROM_PUBLIC_BASE", default=True
+)
+# Twilio answers these itself (and blocks the number), so we send no confirmation of our own.
+SMS_PROVIDER_OPT_OUT_KEYWORDS: list[str] = env.list(
+    "SMS_PROVIDER_OPT_OUT_KEYWORDS",
+    default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
+)
+SMS_TEMPLATE_MAX_CHARS: int = env.int("SMS_TEMPLATE_MAX_CHARS", default=160)  # 152: US toll-free
 
 # --- E-mail -------------------------------------------------------------------------------------
 EMAIL_BACKEND: str = env.str(
@@ -212,7 +224,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The Twilio SDK logs every request at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }
 
 # What a Twilio error code means for the invitation (../DOMAIN.md rule 7). Configuration, not
@@ -237,7 +253,7 @@ SURVEY_MAX_CONTACT_AGE_DAYS: int = env.int("SURVEY_MAX_CONTACT_AGE_DAYS", defaul
 CONSENT_WORDING_VERSION: str = env.str("CONSENT_WORDING_VERSION", default="v1")
 
 # Task modules beyond each app's tasks.py.
-CELERY_IMPORTS = ("surveys.cati_tasks",)
+CELERY_IMPORTS = ("surveys.cati_tasks", "surveys.webhook_tasks")
 
 # The periodic work (Celery beat). Each entry calls the same service as its management command.
 CELERY_BEAT_SCHEDULE = {
@@ -245,6 +261,7 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due": {"task": "surveys.tasks.dispatch_due_task", "schedule": 30.0},
     "sms-housekeeping": {"task": "surveys.tasks.sms_housekeeping_task", "schedule": 60.0},
     "cati-housekeeping": {"task": "surveys.cati_tasks.cati_housekeeping_task", "schedule": 60.0},
+    "webhooks-catch-up": {"task": "surveys.webhook_tasks.webhooks_catch_up_task", "schedule": 60.0},
     "invitations-housekeeping": {
         "task": "surveys.tasks.invitations_housekeeping_task",
         "schedule": 300.0,

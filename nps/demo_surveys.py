@@ -131,6 +131,13 @@ class SurveyHistory:
         self.paid_at: dict[int, list[dt.datetime]] = defaultdict(list)
         self.responses = 0
         self.messages = 0
+        self.cati: dict[str, int] = defaultdict(int)
+        from django.contrib.auth import get_user_model
+
+        # The demo's callers work the queue at each pass, through the real CATI services.
+        self.callers = list(
+            get_user_model().objects.filter(membership__role="caller").order_by("username")
+        )
 
     def run(self, *, today: dt.date) -> dict[str, int]:
         clients = Client.objects.filter(ref__in=[c.ref for c in self.world.clients])
@@ -153,7 +160,12 @@ class SurveyHistory:
             invitations_fall_back(now=end_of_day)
             invitations_expire(now=end_of_day)
             day += dt.timedelta(days=1)
-        return {"messages": self.messages, "responses": self.responses}
+        return {
+            "messages": self.messages,
+            "responses": self.responses,
+            "cati_calls": sum(self.cati.values()),
+            "cati_completes": self.cati.get("complete", 0),
+        }
 
     def _pass(self, now: dt.datetime) -> None:
         contacts_plan(now=now, seed=int(now.timestamp()))
@@ -169,6 +181,18 @@ class SurveyHistory:
         ).select_related("contact__account", "operator")
         for invitation in sent_now:
             self._maybe_answer(invitation, sent_at=now)
+        if self.callers:
+            from surveys.cati_demo import cati_demo_work
+
+            done = cati_demo_work(
+                now=now,
+                callers=self.callers,
+                rng=self.rng,
+                score_for=lambda inv: self._score(inv, channel=ResponseChannel.CATI, answered=now),
+                limit=60,
+            )
+            for code, count in done.items():
+                self.cati[code] += count
 
     def _score(self, invitation: Invitation, *, channel: str, answered: dt.datetime) -> int:
         empathy = self.empathy.get(invitation.operator.ref, 0.0)

@@ -12,21 +12,22 @@ from surveys.definitions import DEFAULT_QUESTIONS
 DEFAULT_SURVEY_NAME = "Default satisfaction survey"
 
 # Every text fits one GSM-7 segment with a real link (checked by the template validator and a
-# test): Spanish avoids á í ó ú, which are not GSM-7 and would cut the limit to 70.
+# test), with room for a public base URL of up to about 35 characters: Spanish avoids á í ó ú,
+# which are not GSM-7 and would cut the limit to 70 (é, ñ, ¿ and ¡ are GSM-7).
 DEFAULT_TEMPLATES: dict[tuple[str, str], str] = {
-    ("invitation", "it"): "Grazie per il tempo che ci ha dedicato. Com'è andata? 1 minuto: {link} "
-    "o rispondi con un voto da 0 a 10. STOP per non ricevere SMS",
-    ("invitation", "es"): "Gracias por atendernos. Valore nuestra atencion en 1 minuto: {link} "
-    "o responda con una nota de 0 a 10. BAJA para no recibir SMS",
-    ("invitation", "en"): "Thank you for your time. How did we do? 1 minute: {link} "
-    "or reply with a score from 0 to 10. Reply STOP to opt out",
-    ("reminder", "it"): "Ci aiuta a migliorare? 1 minuto: {link} o rispondi con un voto da 0 "
-    "a 10. STOP per non ricevere SMS",
-    ("reminder", "es"): "Nos ayuda a mejorar? 1 minuto: {link} o responda con una nota de 0 a "
-    "10. BAJA para no recibir SMS",
-    ("reminder", "en"): "Could you help us improve? 1 minute: {link} or reply with a score from "
-    "0 to 10. Reply STOP to opt out",
-    ("confirmation", "it"): "Non riceverà altri SMS da noi. Rispondi START per riattivarli.",
+    ("invitation", "it"): "Grazie per il suo tempo. Com'è andata? Risponda con un voto 0-10 o apra "
+    "{link} STOP per non ricevere SMS",
+    ("invitation", "es"): "¡Gracias! ¿Qué tal le atendimos? Responda con una nota 0-10 o abra "
+    "{link} BAJA para no recibir SMS",
+    ("invitation", "en"): "Thanks for your time. How did we do? Reply with a score 0-10 or open "
+    "{link} Reply STOP to opt out",
+    ("reminder", "it"): "Ci aiuta a migliorare? Risponda con un voto 0-10 o apra {link} STOP per "
+    "non ricevere SMS",
+    ("reminder", "es"): "¿Nos ayuda a mejorar? Responda con una nota 0-10 o abra {link} BAJA para "
+    "no recibir SMS",
+    ("reminder", "en"): "Could you help us improve? Reply with a score 0-10 or open {link} Reply "
+    "STOP to opt out",
+    ("confirmation", "it"): "Non riceverà altri SMS da noi. Risponda START per riattivarli.",
     ("confirmation", "es"): "No recibira mas SMS nuestros. Responda ALTA para reactivarlos.",
     ("confirmation", "en"): "You will get no more texts from us. Reply START to opt back in.",
 }

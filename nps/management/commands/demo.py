@@ -266,7 +266,8 @@ def step_survey_history(run: DemoRun) -> str:
     done = SurveyHistory(run.world(), seed=run.seed).run(today=run.today)
     return (
         f"{HISTORY_DAYS} days replayed: {done['messages']:,} SMS in the outbox, "
-        f"{done['responses']:,} responses"
+        f"{done['responses']:,} responses, {done['cati_calls']:,} CATI calls "
+        f"({done['cati_completes']:,} interviews)"
     )
 
 
