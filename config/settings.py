@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -253,7 +254,7 @@ SURVEY_MAX_CONTACT_AGE_DAYS: int = env.int("SURVEY_MAX_CONTACT_AGE_DAYS", defaul
 CONSENT_WORDING_VERSION: str = env.str("CONSENT_WORDING_VERSION", default="v1")
 
 # Task modules beyond each app's tasks.py.
-CELERY_IMPORTS = ("surveys.cati_tasks", "surveys.webhook_tasks")
+CELERY_IMPORTS = ("surveys.cati_tasks", "surveys.webhook_tasks", "nps.followup_tasks")
 
 # The periodic work (Celery beat). Each entry calls the same service as its management command.
 CELERY_BEAT_SCHEDULE = {
@@ -262,6 +263,11 @@ CELERY_BEAT_SCHEDULE = {
     "sms-housekeeping": {"task": "surveys.tasks.sms_housekeeping_task", "schedule": 60.0},
     "cati-housekeeping": {"task": "surveys.cati_tasks.cati_housekeeping_task", "schedule": 60.0},
     "webhooks-catch-up": {"task": "surveys.webhook_tasks.webhooks_catch_up_task", "schedule": 60.0},
+    "nps-rollup-refresh": {"task": "nps.tasks.rollup_refresh_task", "schedule": 300.0},
+    "nps-rollup-rebuild": {
+        "task": "nps.tasks.rollup_rebuild_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "invitations-housekeeping": {
         "task": "surveys.tasks.invitations_housekeeping_task",
         "schedule": 300.0,

@@ -43,10 +43,12 @@ from surveys.responses import AlreadyAnswered, NotAnswerable, response_record
 
 # Surveys started this many days before the reference date; older contacts are history the
 # programme never asked about.
-HISTORY_DAYS = 75
+HISTORY_DAYS = 60
 # The planner and dispatcher run at these UTC hours of each simulated day (beat runs them
 # every minute in production; a few passes a day are enough to replay a day).
-PASSES_UTC = (8, 10, 13, 16, 19)
+PASSES_UTC = (8, 11, 14, 17)
+# The demo's two callers work a shift at these passes.
+CATI_HOURS_UTC = (11, 17)
 RESPONSE_RATE = 0.34
 SMS_REPLY_SHARE = 0.15
 PARTIAL_SHARE = 0.12
@@ -181,7 +183,7 @@ class SurveyHistory:
         ).select_related("contact__account", "operator")
         for invitation in sent_now:
             self._maybe_answer(invitation, sent_at=now)
-        if self.callers:
+        if self.callers and now.hour in CATI_HOURS_UTC:
             from surveys.cati_demo import cati_demo_work
 
             done = cati_demo_work(
@@ -189,7 +191,7 @@ class SurveyHistory:
                 callers=self.callers,
                 rng=self.rng,
                 score_for=lambda inv: self._score(inv, channel=ResponseChannel.CATI, answered=now),
-                limit=60,
+                limit=40,
             )
             for code, count in done.items():
                 self.cati[code] += count

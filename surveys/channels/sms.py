@@ -9,7 +9,11 @@ Exactly once, step by step:
 3. it calls the provider outside any transaction and stores the provider id;
 4. if the process dies between 2 and 3, the reaper finds the row stuck in sending and asks the
    provider whether it holds a message for that number since `sending_started_at`: the provider
-   id decides, so a crash never causes a second message.
+   id decides, so a crash never causes a second message. A timeout or a 5xx in step 3 asks the
+   provider the same question at once, before the message may be sent again.
+
+`sending_started_at` is always the wall clock (never a `now` passed in for the window checks),
+because it is compared with the provider's own timestamps.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from surveys import twilio as twilio_api
 from surveys.models import (
     Invitation,
     InvitationStatus,
+    OptOut,
     SmsKind,
     SmsMessage,
     SmsStatus,
@@ -42,6 +47,10 @@ logger = logging.getLogger(__name__)
 # more than an hour (Twilio's default is hours, long enough to cross into quiet hours).
 MAX_VALIDITY_SECONDS = 3600
 MIN_VALIDITY_SECONDS = 120
+# Looking for a message the provider may have accepted, start this long before the send began:
+# the provider's clock may run a little behind ours. The body holds the invitation's unique link,
+# so the margin cannot match another invitation's message.
+CLOCK_SKEW = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ class TwilioBackend:
         return ProviderMessage(sid=sent.sid, status=sent.status)
 
     def find_sent(self, message: SmsMessage) -> ProviderMessage | None:
-        since = message.sending_started_at or message.created_at
+        since = (message.sending_started_at or message.created_at) - CLOCK_SKEW
         found = twilio_api.find_message(to=message.to, body=message.body, since=since)
         return ProviderMessage(sid=found.sid, status=found.status) if found else None
 
@@ -146,21 +155,49 @@ class SendOutcome:
 
 
 def sms_send(*, message_id: int, now: dt.datetime | None = None) -> SendOutcome:
-    """Send one pending message exactly once; see the module docstring."""
+    """Send one pending message exactly once; see the module docstring. `now` is the instant
+    the window and expiry re-checks use (the wall clock unless a test or --now gives one)."""
     from surveys.delivery import delivery_error_apply
     from surveys.windows import is_allowed, window_end
 
     now = now or timezone.now()
-    message = SmsMessage.objects.select_related("invitation").get(pk=message_id)
+    # One query: the message, its invitation, and whether the number is opted out now.
+    message = (
+        SmsMessage.objects.select_related("invitation")
+        .annotate(opted_out=Exists(OptOut.objects.filter(phone_e164=OuterRef("to"), active=True)))
+        .get(pk=message_id)
+    )
     if message.provider_sid or message.status != SmsStatus.PENDING:
         return SendOutcome("skipped")
     invitation = message.invitation
     validity: int | None = MAX_VALIDITY_SECONDS
     if invitation is not None and message.kind != SmsKind.CONFIRMATION:
-        from surveys.dispatch import invitation_blocked_reason, invitation_zones_profile
+        from surveys.dispatch import invitation_zones_profile
 
+        if message.kind == SmsKind.INVITATION and invitation.status != InvitationStatus.SENDING:
+            # A stale or duplicate task. Back on the schedule: the dispatcher queues the
+            # message again when the invitation is due. Done with: nothing will send it.
+            if invitation.status == InvitationStatus.SCHEDULED:
+                SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.PENDING).update(
+                    next_attempt_at=None
+                )
+            else:
+                SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.PENDING).update(
+                    status=SmsStatus.CANCELLED, error_message=f"invitation {invitation.status}"
+                )
+            return SendOutcome("skipped")
+        if message.kind == SmsKind.REMINDER and invitation.status != InvitationStatus.SENT:
+            # Answered, handed to CATI, expired or cancelled since the reminder was queued.
+            _cancel(message, invitation, reason=f"invitation {invitation.status}")
+            return SendOutcome("skipped")
         # Re-checked at send time: the task may have waited in the queue.
-        blocked = invitation_blocked_reason(invitation, now=now)
+        blocked = (
+            "expired"
+            if invitation.is_expired(now)
+            else "opted_out"
+            if message.opted_out
+            else ""
+        )
         if blocked:
             _cancel(message, invitation, reason=blocked)
             return SendOutcome("skipped")
@@ -174,45 +211,47 @@ def sms_send(*, message_id: int, now: dt.datetime | None = None) -> SendOutcome:
             if seconds_left < MIN_VALIDITY_SECONDS:
                 _give_back_to_schedule(message, invitation, now=now)
                 return SendOutcome("skipped")
+            # Twilio drops a message still queued after ValidityPeriod seconds, so a queue
+            # backlog can never deliver it after the window closes.
             validity = min(MAX_VALIDITY_SECONDS, seconds_left)
 
-    bucket = bucket_for(
-        settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM_NUMBER or "outbox"
-    )
-    if not acquire(bucket, max_wait=5.0):
-        return SendOutcome("retry", retry_in=2.0)
+    # Pacing protects the provider's queue; the outbox has none, so it is not paced.
+    if message.backend != "outbox":
+        bucket = bucket_for(settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM_NUMBER)
+        if not acquire(bucket, max_wait=5.0):
+            return SendOutcome("retry", retry_in=2.0)
 
     # Only one run moves pending -> sending; a duplicate task finds nothing to do.
+    started = timezone.now()
     claimed = SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.PENDING).update(
-        status=SmsStatus.SENDING, sending_started_at=now, attempts=F("attempts") + 1
+        status=SmsStatus.SENDING, sending_started_at=started, attempts=F("attempts") + 1
     )
     if claimed != 1:
         return SendOutcome("skipped")
-    message.refresh_from_db()
+    # What the guarded update just wrote, without reading the row back.
+    message.status, message.sending_started_at = SmsStatus.SENDING, started
+    message.attempts += 1
     backend = sms_backend(message.backend)
     callback = status_callback_url() if backend.name == "twilio" else None
     try:
         sent = backend.send(message, status_callback=callback, validity_period=validity)
     except twilio_api.TwilioRateLimited:
         # Twilio did not process a 429: safe to give back and retry after backing off.
-        SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.SENDING).update(
-            status=SmsStatus.PENDING, sending_started_at=None
-        )
+        _give_back_pending(message)
         return SendOutcome("retry", retry_in=_backoff(message.attempts))
     except twilio_api.TwilioServerError:
         # A 5xx or a timeout: Twilio may have accepted it. Ask before ever sending again.
         try:
             found = backend.find_sent(message)
         except twilio_api.TwilioError:
-            found = None
+            # Cannot ask: the row stays in "sending" and the reaper asks later, once the
+            # provider answers again. It is never sent again without that answer.
             logger.warning("SMS %s: provider unreachable; the reaper will reconcile", message.pk)
             return SendOutcome("retry", retry_in=_backoff(message.attempts))
         if found:
             _record_sent(message, found, now=now)
             return SendOutcome("sent")
-        SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.SENDING).update(
-            status=SmsStatus.PENDING, sending_started_at=None
-        )
+        _give_back_pending(message)
         return SendOutcome("retry", retry_in=_backoff(message.attempts))
     except twilio_api.TwilioRejected as exc:
         SmsMessage.objects.filter(pk=message.pk).update(
@@ -223,6 +262,12 @@ def sms_send(*, message_id: int, now: dt.datetime | None = None) -> SendOutcome:
         return SendOutcome("failed", error_code=exc.code)
     _record_sent(message, sent, now=now)
     return SendOutcome("sent")
+
+
+def _give_back_pending(message: SmsMessage) -> None:
+    SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.SENDING).update(
+        status=SmsStatus.PENDING, sending_started_at=None
+    )
 
 
 def _backoff(attempts: int) -> float:
@@ -264,7 +309,10 @@ def _give_back_to_schedule(
     message: SmsMessage, invitation: Invitation, *, now: dt.datetime
 ) -> None:
     """Outside the window at send time: the invitation goes back to the schedule at the next
-    opening, and the pending message is reused when it is claimed again."""
+    opening, and its pending message is reused when the dispatcher claims it again. The
+    message's `next_attempt_at` is cleared so the requeue pass leaves it alone: the invitation
+    row is the schedule, and only the dispatcher queues it again. A reminder keeps its own
+    schedule in `next_attempt_at`."""
     from surveys.dispatch import invitation_next_send_time
 
     when = invitation_next_send_time(invitation, after=now)
@@ -273,8 +321,22 @@ def _give_back_to_schedule(
             Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.SENDING).update(
                 status=InvitationStatus.SCHEDULED, send_after=when
             )
+            SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.PENDING).update(
+                next_attempt_at=None
+            )
         elif message.kind == SmsKind.INVITATION:
-            Invitation.objects.filter(pk=invitation.pk).update(status=InvitationStatus.EXPIRED)
-            SmsMessage.objects.filter(pk=message.pk).update(status=SmsStatus.CANCELLED)
+            # No opening left before the link expires.
+            Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.SENDING).update(
+                status=InvitationStatus.EXPIRED
+            )
+            SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.PENDING).update(
+                status=SmsStatus.CANCELLED, error_message="no window before expiry"
+            )
+        elif when is not None:
+            SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.PENDING).update(
+                next_attempt_at=when
+            )
         else:
-            SmsMessage.objects.filter(pk=message.pk).update(next_attempt_at=when)
+            SmsMessage.objects.filter(pk=message.pk, status=SmsStatus.PENDING).update(
+                status=SmsStatus.CANCELLED, error_message="no window before expiry"
+            )
