@@ -43,7 +43,7 @@ from surveys.responses import AlreadyAnswered, NotAnswerable, response_record
 
 # Surveys started this many days before the reference date; older contacts are history the
 # programme never asked about.
-HISTORY_DAYS = 60
+HISTORY_DAYS = 42
 # The planner and dispatcher run at these UTC hours of each simulated day (beat runs them
 # every minute in production; a few passes a day are enough to replay a day).
 PASSES_UTC = (8, 11, 14, 17)
@@ -191,7 +191,7 @@ class SurveyHistory:
                 callers=self.callers,
                 rng=self.rng,
                 score_for=lambda inv: self._score(inv, channel=ResponseChannel.CATI, answered=now),
-                limit=40,
+                limit=25,
             )
             for code, count in done.items():
                 self.cati[code] += count

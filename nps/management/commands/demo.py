@@ -271,6 +271,25 @@ def step_survey_history(run: DemoRun) -> str:
     )
 
 
+def step_followups(run: DemoRun) -> str:
+    """Open the follow-up cases of recent detractors. Their e-mails go to the locmem backend
+    so the demo's console is not flooded; a real deployment mails the owners."""
+    from django.test.utils import override_settings
+
+    from nps.followups import followups_open
+
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+        summary = followups_open()
+    return f"{summary.opened:,} opened, {summary.emailed:,} owners e-mailed (not printed)"
+
+
+def step_rollup(run: DemoRun) -> str:
+    from nps.rollup import rollup_rebuild
+
+    result = rollup_rebuild()
+    return f"{result.inserted:,} cells (client, operator, channel, contact type, outcome, month)"
+
+
 def _import_step(feed: str) -> Callable[[DemoRun], str]:
     def step(run: DemoRun) -> str:
         result = import_csv(
@@ -301,6 +320,8 @@ STEPS: list[DemoStep] = [
     DemoStep("import contacts", _import_step("contacts")),
     DemoStep("import payments", _import_step("payments")),
     DemoStep("survey history", step_survey_history),
+    DemoStep("follow-ups on detractors", step_followups),
+    DemoStep("analytics roll-up", step_rollup),
 ]
 
 
