@@ -31,9 +31,9 @@ from surveys.seed import seed_apply
 from surveys.status import status_apply, status_record
 from tests.surveys.sms_support import MARIO, acme, invitation_for, telco
 
-# The live server needs committed rows; serialized_rollback puts the shipped data back after
+# The live server needs committed rows; tests/conftest.py puts the shipped data back after
 # the flush, for the tests that run later.
-LIVE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+LIVE = pytest.mark.django_db(transaction=True)
 INBOUND = "/twilio/sms/inbound/"
 STATUS = "/twilio/sms/status/"
 
