@@ -241,7 +241,7 @@ def test_recovery_by_operator_crediting_the_last_contact_before_each_payment(led
 def test_recovery_by_operator_of_a_client_without_accounts(ledger) -> None:
     assert recovery_by_operator(client=ledger.gamma) == []
     with pytest.raises(ValueError, match="attribution"):
-        recovery_by_operator(client=ledger.acme, attribution="loudest")  # type: ignore[arg-type]
+        recovery_by_operator(client=ledger.acme, attribution="loudest")
 
 
 # --- per cohort ------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_recovery_by_cohort_by_quarter_and_for_an_empty_client(ledger) -> None:
     assert q1.within[30] == D("770.00")
     assert recovery_by_cohort(client=ledger.gamma, as_of=AS_OF) == []
     with pytest.raises(ValueError, match="period"):
-        recovery_by_cohort(client=ledger.acme, period="fortnight")  # type: ignore[arg-type]
+        recovery_by_cohort(client=ledger.acme, period="fortnight")
 
 
 # --- within N days ---------------------------------------------------------------------------

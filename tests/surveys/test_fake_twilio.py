@@ -37,7 +37,7 @@ SID = re.compile(r"^SM[0-9a-f]{32}$")
 def send(to: str = GIULIA_DEBTOR, **kwargs: object) -> SentMessage:
     options: dict[str, object] = {"status_callback": None, "validity_period": None}
     options.update(kwargs)
-    return send_message(to=to, body=BODY, **options)  # type: ignore[arg-type]
+    return send_message(to=to, body=BODY, **options)
 
 
 # --- sending --------------------------------------------------------------------------------
