@@ -263,6 +263,7 @@ CELERY_BEAT_SCHEDULE = {
     "sms-housekeeping": {"task": "surveys.tasks.sms_housekeeping_task", "schedule": 60.0},
     "cati-housekeeping": {"task": "surveys.cati_tasks.cati_housekeeping_task", "schedule": 60.0},
     "webhooks-catch-up": {"task": "surveys.webhook_tasks.webhooks_catch_up_task", "schedule": 60.0},
+    "followups-open": {"task": "nps.followup_tasks.followups_open_task", "schedule": 300.0},
     "nps-rollup-refresh": {"task": "nps.tasks.rollup_refresh_task", "schedule": 300.0},
     "nps-rollup-rebuild": {
         "task": "nps.tasks.rollup_rebuild_task",

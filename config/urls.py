@@ -16,4 +16,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("collections_link.api_urls")),
+    path("api/v1/", include("nps.api_urls")),
+    path("dashboard/", include("nps.urls")),
+    path("cati/", include("surveys.cati_urls")),
+    path("", include("surveys.urls")),
+    path("", include("surveys.webhook_urls")),
 ]

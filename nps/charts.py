@@ -1,0 +1,772 @@
+"""Plotly figures for the dashboards, built on the server as plain JSON-safe dicts.
+
+No plotly Python at request time: a figure is a dict of traces and a layout, embedded in the
+page with `json_script` and drawn by `static/nps/dashboard.js` with the locally served
+plotly.js basic bundle (scatter and bar). Every chart carries a title with its units and one
+sentence on how to read it; the page prints those as HTML (translatable, accessible), so the
+figures themselves have no title.
+
+Honesty rules kept here: intervals are always drawn; groups too small to say anything
+(``state == "hidden"``) are never plotted as a number; operators with few answers are greyed
+and never carry a rank; no pies, no 3D.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from django.utils.translation import gettext as _
+
+from nps.types import NpsRow
+
+Trace = dict[str, Any]
+
+ACCENT = "#1f5fae"
+ACCENT_BAND = "rgba(31, 95, 174, 0.16)"
+GREY = "#9aa3b2"
+GREY_LIGHT = "#c9ced6"
+DETRACTOR = "#a4262c"
+PASSIVE = "#8a93a3"
+PROMOTER = "#1e7a3c"
+CLIENT_LINE = "#6b4fa0"
+AGENCY_LINE = "#b06f00"
+
+
+class Figure(TypedDict):
+    data: list[Trace]
+    layout: dict[str, Any]
+
+
+class Chart(TypedDict):
+    """One chart as the page shows it. `key` is the DOM id (the figure's json_script id is
+    `key + "-data"`); `empty` charts show their `how_to_read` and a "nothing to show" line
+    instead of a blank plot."""
+
+    key: str
+    title: str
+    units: str
+    how_to_read: str
+    n: int
+    empty: bool
+    figure: Figure
+
+
+def _layout(*, height: int = 320, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "height": height,
+        "margin": {"l": 56, "r": 24, "t": 36, "b": 48},
+        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "hovermode": "closest",
+        "showlegend": True,
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+    }
+    layout.update(extra)
+    return layout
+
+
+def _nps_axis(title: str) -> dict[str, Any]:
+    return {
+        "title": {"text": title},
+        "range": [-100, 100],
+        "zeroline": True,
+        "zerolinecolor": "#8a93a3",
+        "gridcolor": "#eceef2",
+        "ticksuffix": "",
+    }
+
+
+def _chart(key: str, *, title: str, units: str, how_to_read: str, n: int, figure: Figure) -> Chart:
+    return Chart(
+        key=key,
+        title=title,
+        units=units,
+        how_to_read=how_to_read,
+        n=n,
+        empty=not any(_has_points(t) for t in figure["data"]),
+        figure=figure,
+    )
+
+
+def _has_points(trace: Trace) -> bool:
+    values = trace.get("y") if trace.get("orientation") != "h" else trace.get("x")
+    return any(v is not None for v in (values or []))
+
+
+def fmt_nps(value: float | None) -> str:
+    """+12, -3, 0; an em dash for nothing."""
+    if value is None:
+        return "—"
+    rounded = round(value)
+    return f"{rounded:+d}" if rounded else "0"
+
+
+def fmt_pct(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def _interval_text(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return ""
+    return _("95%% interval %(low)s to %(high)s") % {"low": fmt_nps(low), "high": fmt_nps(high)}
+
+
+def period_label(value: Any) -> str:
+    """A month as 2026-11 (the trend's category axis and the CSV's first column)."""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m")
+    return str(value)
+
+
+# --- NPS over time ------------------------------------------------------------------------------
+
+
+def _series(
+    rows: Sequence[NpsRow], *, name: str, color: str, band: bool, dash: str = "solid"
+) -> list[Trace]:
+    x = [period_label(r.keys.get("period")) for r in rows]
+    y = [None if r.nps is None else round(r.nps, 1) for r in rows]
+    hover = [
+        (
+            _("fewer than 10 answers (n = %(n)s)") % {"n": r.n}
+            if r.nps is None
+            else f"{fmt_nps(r.nps)} · {_interval_text(r.ci_low, r.ci_high)} · n = {r.n}"
+        )
+        for r in rows
+    ]
+    traces: list[Trace] = []
+    if band:
+        low = [None if r.nps is None else r.ci_low for r in rows]
+        high = [None if r.nps is None else r.ci_high for r in rows]
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": low,
+                "yaxis": "y2",
+                "line": {"width": 0},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "name": _("interval (low)"),
+            }
+        )
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": high,
+                "yaxis": "y2",
+                "line": {"width": 0},
+                "fill": "tonexty",
+                "fillcolor": ACCENT_BAND,
+                "hoverinfo": "skip",
+                "name": _("95%% interval") % {},
+            }
+        )
+    traces.append(
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": x,
+            "y": y,
+            "yaxis": "y2",
+            "name": name,
+            "line": {"color": color, "width": 2.5, "dash": dash},
+            "marker": {"size": 7, "color": color},
+            "text": hover,
+            "hovertemplate": "%{x}: %{text}<extra>" + name + "</extra>",
+            "connectgaps": False,
+        }
+    )
+    return traces
+
+
+def trend_chart(
+    rows: Sequence[NpsRow],
+    *,
+    key: str = "nps-trend",
+    name: str | None = None,
+    compare: Sequence[tuple[str, Sequence[NpsRow]]] = (),
+) -> Chart:
+    """NPS per period with its 95 % band, n as light bars on a second axis, and optional
+    comparison lines (the client and the agency on the operator page)."""
+    name = name or _("NPS")
+    data = _series(rows, name=name, color=ACCENT, band=True)
+    colors = [CLIENT_LINE, AGENCY_LINE]
+    for i, (label, other) in enumerate(compare):
+        data += _series(other, name=label, color=colors[i % len(colors)], band=False, dash="dot")
+    data.append(
+        {
+            "type": "bar",
+            "x": [period_label(r.keys.get("period")) for r in rows],
+            "y": [r.n for r in rows],
+            "name": _("answers (n)"),
+            "marker": {"color": GREY_LIGHT},
+            "opacity": 0.45,
+            "hovertemplate": "%{x}: n = %{y}<extra></extra>",
+        }
+    )
+    biggest = max((r.n for r in rows), default=0)
+    # The answer bars sit on the first y axis and the NPS on the second, because Plotly draws
+    # an overlaying axis's traces on top: the line and its band stay above the bars.
+    layout = _layout(
+        height=340,
+        # Months as categories ("2026-11" sorts in time order): one tick per month.
+        xaxis={"type": "category", "categoryorder": "category ascending", "gridcolor": "#eceef2"},
+        yaxis={
+            "title": {"text": _("answers")},
+            "side": "right",
+            "showgrid": False,
+            # The bars fill the lower third, under the line they give context to.
+            "range": [0, max(1, biggest) * 3],
+        },
+        yaxis2={**_nps_axis(_("NPS (points)")), "overlaying": "y", "side": "left"},
+        barmode="overlay",
+    )
+    layout["margin"]["r"] = 56
+    return _chart(
+        key,
+        title=_("NPS over time"),
+        units=_("NPS points (-100 to +100) per month; bars: answers"),
+        how_to_read=_(
+            "The line is the NPS of each month and the shaded band its 95%% interval: where the "
+            "bands of two months overlap a lot, the change between them may be chance."
+        )
+        % {},
+        n=sum(r.n for r in rows),
+        figure=Figure(data=data, layout=layout),
+    )
+
+
+# --- operators --------------------------------------------------------------------------------
+
+
+def operator_name(row: NpsRow) -> str:
+    return str(row.extra.get("operator_name") or row.keys.get("operator") or "?")
+
+
+def _operator_label(row: NpsRow, taken: set[str]) -> str:
+    name = operator_name(row)
+    if name in taken:
+        name = f"{name} ({row.keys.get('operator')})"
+    taken.add(name)
+    rank = row.extra.get("rank")
+    return f"{rank}. {name}" if row.state == "ranked" and rank else name
+
+
+def leaderboard_order(rows: Sequence[NpsRow]) -> list[NpsRow]:
+    """Ranked operators first by rank, then the unranked by shrunken NPS; hidden last."""
+
+    def key(r: NpsRow) -> tuple[int, float]:
+        if r.state == "ranked" and r.extra.get("rank"):
+            return (0, float(r.extra["rank"]))
+        if r.shrunk_nps is not None:
+            return (1, -r.shrunk_nps)
+        return (2, 0.0)
+
+    return sorted(rows, key=key)
+
+
+def leaderboard_chart(rows: Sequence[NpsRow], *, key: str = "operators") -> Chart:
+    """Shrunken NPS per operator with its 95 % credible interval. Ranked (n >= 50) in colour
+    with their rank; 30-49 answers in colour but unranked (hollow); 10-29 greyed; fewer than
+    10 not drawn at all."""
+    ordered = [r for r in leaderboard_order(rows) if r.state != "hidden"]
+    taken: set[str] = set()
+    labels = {id(r): _operator_label(r, taken) for r in ordered}
+    groups = [
+        ("ranked", _("Ranked (50+ answers)"), ACCENT, "circle"),
+        ("shown", _("Not ranked (30-49 answers)"), ACCENT, "circle-open"),
+        ("shrunk_only", _("Few answers (10-29): estimate only, greyed"), GREY, "circle"),
+    ]
+    data: list[Trace] = []
+    for state, legend, color, symbol in groups:
+        members = [r for r in ordered if r.state == state and r.shrunk_nps is not None]
+        if not members:
+            continue
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "orientation": "h",
+                "name": legend,
+                "y": [labels[id(r)] for r in members],
+                "x": [round(r.shrunk_nps or 0.0, 1) for r in members],
+                "error_x": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [
+                        round((r.shrunk_high or 0) - (r.shrunk_nps or 0), 1) for r in members
+                    ],
+                    "arrayminus": [
+                        round((r.shrunk_nps or 0) - (r.shrunk_low or 0), 1) for r in members
+                    ],
+                    "color": color,
+                    "thickness": 1.5,
+                },
+                "marker": {"color": color, "size": 10, "symbol": symbol, "line": {"width": 2}},
+                "text": [
+                    f"{fmt_nps(r.shrunk_nps)} ({fmt_nps(r.shrunk_low)} to {fmt_nps(r.shrunk_high)})"
+                    f" · n = {r.n}"
+                    for r in members
+                ],
+                "hovertemplate": "%{y}: %{text}<extra></extra>",
+            }
+        )
+    hidden = sum(1 for r in rows if r.state == "hidden")
+    layout = _layout(
+        height=max(220, 90 + 28 * len(ordered)),
+        xaxis=_nps_axis(_("shrunken NPS (points)")),
+        yaxis={
+            "type": "category",
+            "categoryorder": "array",
+            # Plotly draws the first category at the bottom: reverse so #1 is on top.
+            "categoryarray": [labels[id(r)] for r in reversed(ordered)],
+            "automargin": True,
+        },
+    )
+    how = (
+        _(
+            "Each dot is an operator's NPS pulled toward the client's average in proportion to how "
+            "few answers they have, with its 95%% interval; only operators with 50 or more answers "
+            "get a rank, and greyed dots rest on fewer than 30 answers."
+        )
+        % {}
+    )
+    if hidden:
+        how += " " + _("%(count)s operators with fewer than 10 answers are not shown.") % {
+            "count": hidden
+        }
+    return _chart(
+        key,
+        title=_("Operators"),
+        units=_("shrunken NPS points, 95%% credible interval") % {},
+        how_to_read=how,
+        n=sum(r.n for r in rows),
+        figure=Figure(data=data, layout=layout),
+    )
+
+
+def recovery_chart(correlation: Mapping[str, Any], *, key: str = "recovery") -> Chart:
+    """Per operator: shrunken NPS (y) against recovery rate (x), dots sized by answers."""
+    points = [
+        p
+        for p in correlation.get("points", [])
+        if p.get("shrunk_nps") is not None and p.get("recovery_rate") is not None
+    ]
+    biggest = max((int(p.get("n") or 0) for p in points), default=1) or 1
+    data: list[Trace] = []
+    if points:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": _("operator"),
+                "x": [round(100 * float(p["recovery_rate"]), 1) for p in points],
+                "y": [round(float(p["shrunk_nps"]), 1) for p in points],
+                "text": [
+                    f"{p.get('operator_name') or p.get('operator_ref')} · n = {p.get('n')}"
+                    for p in points
+                ],
+                "marker": {
+                    "size": [int(p.get("n") or 0) for p in points],
+                    "sizemode": "area",
+                    # The biggest dot is about 36 px across.
+                    "sizeref": 2.0 * biggest / (36.0**2),
+                    "sizemin": 4,
+                    "color": ACCENT,
+                    "opacity": 0.7,
+                    "line": {"color": "#ffffff", "width": 1},
+                },
+                "hovertemplate": (
+                    "%{text}<br>"
+                    + _("recovery")
+                    + " %{x:.1f} %<br>"
+                    + _("shrunken NPS")
+                    + " %{y:+.0f}<extra></extra>"
+                ),
+                "showlegend": False,
+            }
+        )
+    layout = _layout(
+        height=340,
+        xaxis={
+            "title": {"text": _("recovery rate (%% of the amount placed)") % {}},
+            "ticksuffix": " %",
+            "rangemode": "tozero",
+            "gridcolor": "#eceef2",
+        },
+        yaxis=_nps_axis(_("shrunken NPS (points)")),
+        showlegend=False,
+    )
+    return _chart(
+        key,
+        title=_("NPS against recovery, per operator"),
+        units=_("shrunken NPS points against %% of the amount placed") % {},
+        how_to_read=correlation_sentence(correlation),
+        n=len(points),
+        figure=Figure(data=data, layout=layout),
+    )
+
+
+def correlation_sentence(correlation: Mapping[str, Any]) -> str:
+    rho, low, high = correlation.get("rho"), correlation.get("low"), correlation.get("high")
+    count = int(correlation.get("n_operators") or 0)
+    lead = _(
+        "Each dot is an operator, sized by their answers; dots rising to the right mean "
+        "operators who satisfy debtors also recover more."
+    )
+    if rho is None:
+        return (
+            lead
+            + " "
+            + _("Too few operators (%(count)s) to estimate a correlation.") % {"count": count}
+        )
+    interval = ""
+    if low is not None and high is not None:
+        interval = _(" (95%% interval %(low).2f to %(high).2f)") % {"low": low, "high": high}
+    return (
+        lead
+        + " "
+        + _("Spearman rho = %(rho).2f%(interval)s over %(count)s operators.")
+        % {"rho": rho, "interval": interval, "count": count}
+    )
+
+
+# --- distribution, groups -----------------------------------------------------------------------
+
+
+def distribution_chart(rows: Sequence[tuple[int, int]], *, key: str = "distribution") -> Chart:
+    counts = {int(score): int(count) for score, count in rows}
+    total = sum(counts.values())
+    groups = [
+        (_("detractors (0-6)"), range(0, 7), DETRACTOR),
+        (_("passives (7-8)"), range(7, 9), PASSIVE),
+        (_("promoters (9-10)"), range(9, 11), PROMOTER),
+    ]
+    data: list[Trace] = []
+    for name, scores, color in groups:
+        ys = [counts.get(s, 0) for s in scores]
+        data.append(
+            {
+                "type": "bar",
+                "name": name,
+                "x": [str(s) for s in scores],
+                "y": ys,
+                "marker": {"color": color},
+                "text": [f"{100 * c / total:.1f} %" if total else "" for c in ys],
+                "hovertemplate": "%{x}: %{y} (%{text})<extra></extra>",
+                "textposition": "none",
+            }
+        )
+    layout = _layout(
+        xaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [str(s) for s in range(11)],
+            "title": {"text": _("score")},
+        },
+        yaxis={"title": {"text": _("answers")}, "rangemode": "tozero", "gridcolor": "#eceef2"},
+        bargap=0.15,
+    )
+    return _chart(
+        key,
+        title=_("Scores from 0 to 10"),
+        units=_("number of answers per score"),
+        how_to_read=_(
+            "How many debtors gave each score; red bars are detractors, grey passives and green "
+            "promoters: the NPS is the green share minus the red share."
+        ),
+        n=total,
+        figure=Figure(data=data, layout=layout),
+    )
+
+
+def group_chart(
+    rows: Sequence[NpsRow],
+    *,
+    key: str,
+    group: str,
+    labels: Mapping[str, str],
+    title: str,
+    how_to_read: str,
+) -> Chart:
+    """NPS per category (survey channel, contact type) with 95 % error bars; too-small
+    groups keep their label ("n = 4, too few") but no bar."""
+    ordered = sorted(rows, key=lambda r: str(r.keys.get(group)))
+    names = [
+        f"{labels.get(str(r.keys.get(group)), str(r.keys.get(group)))} · n = {r.n}" for r in ordered
+    ]
+    shown = [r.nps is not None for r in ordered]
+    data: list[Trace] = [
+        {
+            "type": "bar",
+            "name": _("NPS"),
+            "x": names,
+            "y": [None if r.nps is None else round(r.nps, 1) for r in ordered],
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": [
+                    None if not ok else round((r.ci_high or 0) - (r.nps or 0), 1)
+                    for r, ok in zip(ordered, shown, strict=True)
+                ],
+                "arrayminus": [
+                    None if not ok else round((r.nps or 0) - (r.ci_low or 0), 1)
+                    for r, ok in zip(ordered, shown, strict=True)
+                ],
+                "color": "#1d2330",
+                "thickness": 1.5,
+            },
+            "marker": {"color": ACCENT},
+            "text": [
+                f"{fmt_nps(r.nps)} · {_interval_text(r.ci_low, r.ci_high)}"
+                if r.nps is not None
+                else _("too few answers")
+                for r in ordered
+            ],
+            "hovertemplate": "%{x}: %{text}<extra></extra>",
+            "textposition": "none",
+        }
+    ]
+    layout = _layout(
+        height=300,
+        xaxis={"type": "category", "automargin": True},
+        yaxis=_nps_axis(_("NPS (points)")),
+        showlegend=False,
+    )
+    return _chart(
+        key,
+        title=title,
+        units=_("NPS points with 95%% interval") % {},
+        how_to_read=how_to_read,
+        n=sum(r.n for r in rows),
+        figure=Figure(data=data, layout=layout),
+    )
+
+
+# --- response funnel and rates ------------------------------------------------------------------
+
+FUNNEL_STEPS: tuple[str, ...] = ("sent", "delivered", "opened", "completed")
+RATE_KEYS: tuple[str, ...] = ("rr1", "rr2", "coop1", "ref1", "con1")
+
+
+def as_fraction(value: Any) -> float | None:
+    """A rate as a fraction, whether the selector gave a float or an object with `.p`."""
+    if value is None:
+        return None
+    if hasattr(value, "p"):
+        return None if value.p is None else float(value.p)
+    return float(value)
+
+
+def funnel_counts(rates: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(step, invitations) from a response_rates() row (sms_sent, sms_delivered, ...)."""
+    return [(step, int(rates.get(f"sms_{step}") or 0)) for step in FUNNEL_STEPS]
+
+
+def funnel_chart(rates: Mapping[str, Any], *, key: str = "funnel") -> Chart:
+    steps = funnel_counts(rates)
+    first = steps[0][1] if steps else 0
+    step_names = funnel_step_names()
+    data: list[Trace] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": _("invitations"),
+            "y": [step_names[s] for s, _n in steps],
+            "x": [c for _s, c in steps],
+            "marker": {"color": ACCENT},
+            "text": [f"{c:,} ({100 * c / first:.0f} %)" if first else f"{c:,}" for _s, c in steps],
+            "textposition": "auto",
+            "hovertemplate": "%{y}: %{text}<extra></extra>",
+        }
+    ]
+    layout = _layout(
+        height=240,
+        yaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [step_names[s] for s in reversed(FUNNEL_STEPS)],
+            "automargin": True,
+        },
+        xaxis={"title": {"text": _("SMS invitations")}, "rangemode": "tozero"},
+        showlegend=False,
+    )
+    chart = _chart(
+        key,
+        title=_("SMS response funnel"),
+        units=_("invitations, and %% of those sent") % {},
+        how_to_read=_(
+            "Of the SMS invitations sent, how many were delivered, opened and completed; the "
+            "biggest drop shows where debtors are lost."
+        ),
+        n=first,
+        figure=Figure(data=data, layout=layout),
+    )
+    # Zero-length bars are not a picture: no SMS sent means nothing to show.
+    chart["empty"] = first == 0
+    return chart
+
+
+def funnel_step_names() -> dict[str, str]:
+    return {
+        "sent": _("sent"),
+        "delivered": _("delivered"),
+        "opened": _("opened"),
+        "completed": _("completed"),
+    }
+
+
+def rate_names() -> dict[str, str]:
+    return {
+        "rr1": _("RR1 response rate"),
+        "rr2": _("RR2 response rate (with partials)"),
+        "coop1": _("COOP1 cooperation rate"),
+        "ref1": _("REF1 refusal rate"),
+        "con1": _("CON1 contact rate"),
+    }
+
+
+def rates_chart(rates: Mapping[str, Any], *, key: str = "rates") -> Chart:
+    names = rate_names()
+    values = [as_fraction(rates.get(k)) for k in RATE_KEYS]
+    data: list[Trace] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": _("rate"),
+            "y": [names[k] for k in RATE_KEYS],
+            "x": [None if v is None else round(100 * v, 1) for v in values],
+            "marker": {"color": [ACCENT, ACCENT, ACCENT, DETRACTOR, PASSIVE]},
+            "text": [fmt_pct(v, 1) for v in values],
+            "textposition": "auto",
+            "hovertemplate": "%{y}: %{x:.1f} %<extra></extra>",
+        }
+    ]
+    layout = _layout(
+        height=260,
+        yaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [names[k] for k in reversed(RATE_KEYS)],
+            "automargin": True,
+        },
+        xaxis={"title": {"text": "%"}, "range": [0, 100], "ticksuffix": " %"},
+        showlegend=False,
+    )
+    return _chart(
+        key,
+        title=_("Response rates (AAPOR)"),
+        units=_("%% of the debtors asked") % {},
+        how_to_read=_(
+            "AAPOR standard rates over every invitation, SMS and CATI: RR1 counts complete "
+            "answers only, RR2 adds partial ones; a low contact rate means debtors were not "
+            "reached, a low cooperation rate that they were reached but declined."
+        ),
+        n=int(sum(int(rates.get(k) or 0) for k in ("I", "P", "R", "NC", "O", "UH", "UO"))),
+        figure=Figure(data=data, layout=layout),
+    )
+
+
+# --- benchmark across clients -------------------------------------------------------------------
+
+
+class BenchmarkEntry(TypedDict):
+    label: str
+    own: bool
+    nps: float
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+
+
+def benchmark_chart(entries: Sequence[BenchmarkEntry], *, key: str = "benchmark") -> Chart:
+    data: list[Trace] = [
+        {
+            "type": "bar",
+            "name": _("NPS"),
+            "x": [e["label"] for e in entries],
+            "y": [round(e["nps"], 1) for e in entries],
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": [round((e["ci_high"] or e["nps"]) - e["nps"], 1) for e in entries],
+                "arrayminus": [round(e["nps"] - (e["ci_low"] or e["nps"]), 1) for e in entries],
+                "color": "#1d2330",
+                "thickness": 1.5,
+            },
+            "marker": {"color": [ACCENT if e["own"] else GREY_LIGHT for e in entries]},
+            "text": [f"n = {e['n']}" for e in entries],
+            "hovertemplate": "%{x}: %{y:+.0f} · %{text}<extra></extra>",
+            "textposition": "none",
+        }
+    ]
+    layout = _layout(
+        height=300,
+        xaxis={"type": "category", "automargin": True},
+        yaxis=_nps_axis(_("NPS (points)")),
+        showlegend=False,
+    )
+    return _chart(
+        key,
+        title=_("Benchmark across the agency's clients"),
+        units=_("NPS points with 95%% interval") % {},
+        how_to_read=_(
+            "Each bar is one client of the agency over the same period and filters; the others "
+            "are anonymised and ordered by NPS, so only your own bar is named."
+        ),
+        n=sum(e["n"] for e in entries),
+        figure=Figure(data=data, layout=layout),
+    )
+
+
+# --- payment after the answer ----------------------------------------------------------------
+
+
+def payment_chart(rows: Sequence[Mapping[str, Any]], *, key: str = "payment-by-group") -> Chart:
+    """Share of respondents who paid within 30 days *after* answering, by NPS category."""
+    colors = {"detractor": DETRACTOR, "passive": PASSIVE, "promoter": PROMOTER}
+    names = {
+        "detractor": _("detractors"),
+        "passive": _("passives"),
+        "promoter": _("promoters"),
+    }
+    ordered = [r for g in ("detractor", "passive", "promoter") for r in rows if r.get("group") == g]
+    rates = [as_fraction(r.get("rate")) for r in ordered]
+    data: list[Trace] = [
+        {
+            "type": "bar",
+            "name": _("paid within 30 days"),
+            "x": [names.get(str(r.get("group")), str(r.get("group"))) for r in ordered],
+            "y": [None if v is None else round(100 * v, 1) for v in rates],
+            "marker": {"color": [colors.get(str(r.get("group")), ACCENT) for r in ordered]},
+            "text": [f"n = {r.get('responses', 0)}" for r in ordered],
+            "hovertemplate": "%{x}: %{y:.1f} % · %{text}<extra></extra>",
+            "textposition": "none",
+        }
+    ]
+    layout = _layout(
+        height=280,
+        xaxis={"type": "category"},
+        yaxis={"title": {"text": "%"}, "rangemode": "tozero", "ticksuffix": " %"},
+        showlegend=False,
+    )
+    return _chart(
+        key,
+        title=_("Paid within 30 days of answering, by NPS group"),
+        units=_("%% of respondents in each group") % {},
+        how_to_read=_(
+            "Only payments made after the answer count, so the bars say whether satisfied "
+            "debtors go on to pay, not whether payers are happier."
+        ),
+        n=sum(int(r.get("responses") or 0) for r in ordered),
+        figure=Figure(data=data, layout=layout),
+    )
