@@ -6,6 +6,10 @@ import pytest
 
 from tests.services import missing, on_postgres, redis_reachable, redis_url
 
+# One browser for the whole run, shared by every browser test module (Playwright's sync API
+# allows one running instance per thread).
+from tests.surveys.browser import browser, page_factory, screenshot  # noqa: F401
+
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and not on_postgres():

@@ -17,15 +17,12 @@ from nps.followups import followups_open
 from nps.models import FollowUpCase
 from tests.factories import ClientFactory, OperatorFactory, user_with_role
 from tests.nps.dashboard_support import answer_many, two_clients
-from tests.surveys import browser as browser_support
+from tests.surveys.browser import screenshot
 from tests.surveys.page_support import page_url, sent_invitation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The shared Playwright fixtures (Debian's Chromium), registered in this module.
-browser = browser_support.browser
-page_factory = browser_support.page_factory
-screenshot = browser_support.screenshot
 
 LAPTOP = {"width": 1366, "height": 900, "locale": "en-GB"}
 TABLET = {"width": 768, "height": 1024, "locale": "en-GB"}

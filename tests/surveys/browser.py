@@ -1,8 +1,7 @@
 """A real browser for the page tests: Playwright for Python driving Debian's Chromium.
 
-Use the fixtures from any test module (the survey page, the CATI console, the dashboards):
-
-    from tests.surveys.browser import browser, page_factory, screenshot  # noqa: F401
+tests/conftest.py makes the fixtures available to every test module (the survey page, the CATI
+console, the dashboards):
 
     @pytest.mark.browser
     def test_something(live_server, page_factory):

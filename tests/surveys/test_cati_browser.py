@@ -11,15 +11,12 @@ from django.utils import timezone
 
 from surveys.channels.cati import cati_case_claim, cati_leases_expire
 from surveys.models import CallAttempt, CatiCase, CatiCaseStatus, Response
-from tests.surveys import browser as browser_support
+from tests.surveys.browser import screenshot
 from tests.surveys.cati_support import ALWAYS_OPEN, ROME, caller, ensure_seed, make_case, set_policy
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The shared Playwright fixtures (Debian's Chromium), registered in this module.
-browser = browser_support.browser
-page_factory = browser_support.page_factory
-screenshot = browser_support.screenshot
 
 DESK = {"width": 1366, "height": 900, "locale": "en-GB"}
 

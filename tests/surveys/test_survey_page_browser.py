@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from surveys.models import OptOut, Response
-from tests.surveys.browser import browser, page_factory, screenshot  # noqa: F401
+from tests.surveys.browser import screenshot
 from tests.surveys.page_support import page_url, sent_invitation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,7 +23,7 @@ def only_our_server(page, live_server) -> None:
 
 def test_a_debtor_answers_9_on_a_phone_and_the_answer_rates_the_right_contact(
     live_server,
-    page_factory,  # noqa: F811 - the fixture imported above
+    page_factory,
 ) -> None:
     invitation = sent_invitation()
     link = live_server.url + page_url(invitation)
@@ -86,7 +86,7 @@ def test_a_debtor_answers_9_on_a_phone_and_the_answer_rates_the_right_contact(
 
 def test_the_keyboard_alone_answers_the_survey_with_a_visible_focus_ring(
     live_server,
-    page_factory,  # noqa: F811 - the fixture imported above
+    page_factory,
 ) -> None:
     invitation = sent_invitation(language="es", phone="+34612345678")
     page = page_factory(**PHONE, locale="es-ES")
@@ -150,7 +150,7 @@ def test_the_keyboard_alone_answers_the_survey_with_a_visible_focus_ring(
 
 def test_with_javascript_off_the_survey_the_language_switch_and_the_opt_out_all_work(
     live_server,
-    page_factory,  # noqa: F811 - the fixture imported above
+    page_factory,
 ) -> None:
     invitation = sent_invitation()
     link = live_server.url + page_url(invitation)
