@@ -36,12 +36,13 @@ import math
 import os
 import re
 import secrets
+import sys
 import threading
 import urllib.error
 import urllib.request
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -67,6 +68,7 @@ TWILIO_OPT_OUT_KEYWORDS = frozenset(
 TWILIO_OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
 
 ERROR_MESSAGES: dict[int, str] = {
+    20001: "Invalid parameter",
     20003: "Authenticate",
     20404: "The requested resource was not found",
     20429: "Too Many Requests",
@@ -88,6 +90,11 @@ DEFAULT_CODE_FOR_STATUS: dict[int, int] = {
     500: 20500,
     503: 20503,
 }
+
+# The statuses in which a message has left Twilio for the carrier (it then has a date_sent).
+SENT_STATUSES = frozenset({"sent", "delivered", "undelivered", "failed", "read"})
+# Twilio's list API: 50 a page by default, at most 1000.
+MAX_PAGE_SIZE = 1000
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MESSAGES_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -138,6 +145,7 @@ class ScriptedReply:
     timeout: bool = False
     hold: float | None = None
     accept: bool = False
+    method: str | None = None  # only a request with this method takes it; None: any
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,9 @@ class FakeMessage:
     params: dict[str, str]
     date_created: datetime = field(default_factory=_now)
     date_updated: datetime = field(default_factory=_now)
+    # Twilio fills date_sent only once the message leaves for the carrier: an accepted or
+    # queued message has none (and so escapes any DateSent filter).
+    date_sent: datetime | None = None
     error_code: int | None = None
 
     @property
@@ -182,7 +193,7 @@ class FakeMessage:
             "api_version": API_VERSION,
             "body": self.body,
             "date_created": format_datetime(self.date_created),
-            "date_sent": None,
+            "date_sent": format_datetime(self.date_sent) if self.date_sent else None,
             "date_updated": format_datetime(self.date_updated),
             "direction": "outbound-api",
             "error_code": self.error_code,
@@ -232,6 +243,8 @@ class FakeTwilio:
         timeout_hold: float = 0.05,
         auto_deliver: float | None = None,
         auto_opt_out: bool = True,
+        create_delay: float = 0.0,
+        clock_offset: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -244,6 +257,12 @@ class FakeTwilio:
         self.timeout_hold = timeout_hold
         self.auto_deliver = auto_deliver
         self.auto_opt_out = auto_opt_out
+        # Seconds each accepted create waits, after the message exists, before answering: the
+        # window in which a client that dies has had its message sent without learning its sid.
+        self.create_delay = create_delay
+        # Seconds between Twilio's clock and ours (negative: Twilio's runs behind), as seen in
+        # the timestamps of the messages it creates.
+        self.clock_offset = clock_offset
         self._host = host
         self._port = port
         self._lock = threading.Lock()
@@ -252,6 +271,7 @@ class FakeTwilio:
         self._rules: dict[str, NumberRule] = {}
         self._requests: list[RecordedRequest] = []
         self._messages: dict[str, FakeMessage] = {}
+        self._by_to: dict[str, list[FakeMessage]] = {}
         self._accepted: Counter[str] = Counter()
         self._opted_out: set[str] = set()
         self._webhooks: list[Webhook] = []
@@ -313,17 +333,20 @@ class FakeTwilio:
         timeout: bool = False,
         hold: float | None = None,
         accept: bool = False,
+        method: str | None = None,
     ) -> None:
         """Answer the next API request with an error, or (timeout=True) not at all.
 
         With timeout=True and accept=True the message is created and only the answer is
         lost, as when Twilio accepts a message but the response never reaches the client.
+        method="POST" keeps the reply for the next create, whatever lists or fetches come
+        first (several clients at once).
         """
         if not timeout and status < 400:
             raise ValueError("a scripted reply is an error status or a timeout")
         if accept and not timeout:
             raise ValueError("accept=True only makes sense with timeout=True")
-        reply = ScriptedReply(status, code, message, timeout, hold, accept)
+        reply = ScriptedReply(status, code, message, timeout, hold, accept, method)
         with self._lock:
             self._replies.append(reply)
 
@@ -398,6 +421,8 @@ class FakeTwilio:
                 message.status = status
                 message.date_updated = _now()
                 message.error_code = error_code
+                if status in SENT_STATUSES and message.date_sent is None:
+                    message.date_sent = message.date_updated
         target = url or (message.status_callback if message else None) or self._url(STATUS_PATH)
         params = {
             "AccountSid": self.account_sid,
@@ -512,7 +537,9 @@ class FakeTwilio:
         record = RecordedRequest(method=method, path=path, params=params, at=_now())
         with self._lock:
             self._requests.append(record)
-            reply = self._replies.popleft() if self._replies else None
+            reply = next((r for r in self._replies if r.method in (None, method)), None)
+            if reply is not None:
+                self._replies.remove(reply)
         answer = self._answer(method, path, authorization, params, reply)
         with self._lock:
             record.answer = None if answer.drop_after is not None else answer.status
@@ -586,8 +613,11 @@ class FakeTwilio:
             rule = self._rules.get(to)
             if rule is not None:
                 return _error(rule.status, rule.code, rule.message)
+            created = _now() + timedelta(seconds=self.clock_offset)
             message = FakeMessage(
                 sid=new_sid("SM"),
+                date_created=created,
+                date_updated=created,
                 account_sid=account,
                 to=to,
                 from_=from_,
@@ -600,11 +630,14 @@ class FakeTwilio:
                 params=params,
             )
             self._messages[message.sid] = message
+            self._by_to.setdefault(to, []).append(message)
             self._accepted[to] += 1
         if self.auto_deliver is not None:
             timer = threading.Timer(self.auto_deliver, self._auto_deliver, args=(message.sid,))
             timer.daemon = True
             timer.start()
+        if self.create_delay > 0:
+            self._stopping.wait(self.create_delay)
         return _Answer(201, message.to_json())
 
     def _auto_deliver(self, sid: str) -> None:
@@ -626,27 +659,62 @@ class FakeTwilio:
         return _Answer(200, payload)
 
     def _list(self, account: str, params: dict[str, str]) -> _Answer:
+        """Twilio's Messages list: newest first, filtered by To, From and the DateSent
+        inequalities the SDK sends (whole days in GMT, on date_sent, which a message still
+        queued does not have), paged with PageSize and Page."""
         to, from_ = params.get("To"), params.get("From")
+        try:
+            on, after, before = (
+                _day(params.get("DateSent")),
+                _day(params.get("DateSent>")),
+                _day(params.get("DateSent<")),
+            )
+            page_size = min(MAX_PAGE_SIZE, max(1, int(params.get("PageSize", "50"))))
+            page = max(0, int(params.get("Page", "0")))
+        except ValueError as exc:
+            return _error(400, 20001, str(exc))
+        dated = on is not None or after is not None or before is not None
         with self._lock:
+            pool = self._by_to.get(to, []) if to is not None else list(self._messages.values())
             found = [
                 m.to_json()
-                for m in reversed(self._messages.values())  # Twilio lists newest first
-                if (to is None or m.to == to) and (from_ is None or m.from_ == from_)
+                for m in reversed(pool)  # Twilio lists newest first
+                if (from_ is None or m.from_ == from_)
+                and (
+                    not dated
+                    or (
+                        m.date_sent is not None
+                        and (on is None or m.date_sent.date() == on)
+                        and (after is None or m.date_sent.date() >= after)
+                        and (before is None or m.date_sent.date() <= before)
+                    )
+                )
             ]
-        page_size = int(params.get("PageSize", "50"))
+        start = page * page_size
+        chunk = found[start : start + page_size]
         uri = f"/{API_VERSION}/Accounts/{account}/Messages.json"
+        filters = {
+            k: v
+            for k, v in params.items()
+            if k in {"To", "From", "DateSent", "DateSent>", "DateSent<"}
+        }
+
+        def page_uri(number: int) -> str:
+            return f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': number})}"
+
+        more = start + page_size < len(found)
         return _Answer(
             200,
             {
-                "messages": found[:page_size],
-                "end": max(0, min(page_size, len(found)) - 1),
-                "first_page_uri": f"{uri}?PageSize={page_size}&Page=0",
-                "next_page_uri": None,
-                "page": 0,
+                "messages": chunk,
+                "end": start + max(0, len(chunk) - 1),
+                "first_page_uri": page_uri(0),
+                "next_page_uri": page_uri(page + 1) + f"&PageToken=PA{page + 1}" if more else None,
+                "page": page,
                 "page_size": page_size,
-                "previous_page_uri": None,
-                "start": 0,
-                "uri": f"{uri}?PageSize={page_size}&Page=0",
+                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+                "start": start,
+                "uri": page_uri(page),
             },
         )
 
@@ -676,6 +744,13 @@ class FakeTwilio:
         return _Answer(200, {"status": status, "body": text})
 
 
+def _day(value: str | None) -> date | None:
+    """The GMT day of a DateSent filter: Twilio reads only the date, whatever time follows."""
+    if not value:
+        return None
+    return date.fromisoformat(value[:10])
+
+
 def _error(status: int, code: int | None, message: str | None = None) -> _Answer:
     return _Answer(status, error_body(status, code, message))
 
@@ -694,12 +769,23 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
         super().__init__(address, handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-request (a killed worker, a client timeout) is part of
+        # what the fake is for, not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("fake Twilio: client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "FakeTwilio/1.0"
     # HTTP/1.0: one request per connection, so a dropped "timeout" never poisons a pooled one.
     protocol_version = "HTTP/1.0"
+    # The headers and the body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (tens of milliseconds a request).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch("GET")

@@ -42,6 +42,12 @@ return tostring(wait)
 """
 
 
+# The burst a bucket allows on top of its rate. Any 1-second stretch sees at most
+# capacity + rate sends, so a capacity of one second's worth would let twice the rate through
+# right after a quiet spell; one token keeps every second at the sender's rate (plus one).
+DEFAULT_CAPACITY = 1.0
+
+
 class Bucket(Protocol):
     def try_take(self, cost: float = 1.0) -> float:
         """Take `cost` tokens if available and return 0, else return the seconds to wait."""
@@ -54,8 +60,7 @@ class RedisBucket:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.key = f"sms-bucket:{key}"
         self.rate = rate
-        # A capacity of one second's worth keeps bursts within the sender's per-second rate.
-        self.capacity = capacity if capacity is not None else max(1.0, rate)
+        self.capacity = capacity if capacity is not None else DEFAULT_CAPACITY
         self._script = self.client.register_script(_LUA)
 
     def try_take(self, cost: float = 1.0) -> float:
@@ -69,7 +74,7 @@ class RedisBucket:
 class LocalBucket:
     def __init__(self, *, rate: float, capacity: float | None = None) -> None:
         self.rate = rate
-        self.capacity = capacity if capacity is not None else max(1.0, rate)
+        self.capacity = capacity if capacity is not None else DEFAULT_CAPACITY
         self.tokens = self.capacity
         self.ts = time.monotonic()
         self.lock = threading.Lock()

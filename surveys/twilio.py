@@ -9,6 +9,7 @@ instead of https://api.twilio.com: this is how tests and local development talk 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from dataclasses import dataclass
@@ -25,11 +26,20 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 logger = logging.getLogger(__name__)
+# The SDK logs every request at INFO: its URL (a list call's carries the debtor's number in the
+# query) and headers. Logs leave the machine, so the SDK gets a logger of ours that keeps only
+# warnings; LOGGING can lower it again to debug a deployment.
+sdk_logger = logging.getLogger("surveys.twilio.sdk")
+sdk_logger.setLevel(logging.WARNING)
 
 # Twilio answers a REST call in well under a second; ten seconds bounds a stuck connection
 # without giving up on a slow but healthy one. TWILIO_HTTP_TIMEOUT overrides it.
 DEFAULT_HTTP_TIMEOUT = 10.0
 RATE_LIMIT_CODE = 20429
+# How many of a number's most recent messages `find_message` reads. One debtor gets a handful
+# of texts a month (one survey per 30 days, at most one reminder and one confirmation), so the
+# message looked for is always among the newest few.
+FIND_LIMIT = 200
 
 
 class TwilioError(Exception):
@@ -44,7 +54,7 @@ class TwilioServerError(TwilioError):
     """A 5xx, a timeout or a broken connection: transient, safe to retry later.
 
     After a timeout Twilio may still have accepted the message; callers that must not send
-    twice store their intent before calling and reconcile on the status callback.
+    twice store their intent before calling and ask `find_message` before sending again.
     """
 
 
@@ -71,7 +81,7 @@ class BaseUrlHttpClient(TwilioHttpClient):
     """
 
     def __init__(self, *, base_url: str, timeout: float) -> None:
-        super().__init__(timeout=timeout)
+        super().__init__(timeout=timeout, logger=sdk_logger)
         parts = urlsplit(base_url)
         if not parts.scheme or not parts.netloc:
             raise ImproperlyConfigured(f"TWILIO_API_BASE_URL is not a URL: {base_url!r}")
@@ -94,7 +104,7 @@ def _build_client(account_sid: str, auth_token: str, base_url: str, timeout: flo
     http_client = (
         BaseUrlHttpClient(base_url=base_url, timeout=timeout)
         if base_url
-        else TwilioHttpClient(timeout=timeout)
+        else TwilioHttpClient(timeout=timeout, logger=sdk_logger)
     )
     # The SDK still honours TWILIO_EDGE / TWILIO_REGION from the environment (its documented
     # way to pick a region); with a base URL the host is replaced anyway.
@@ -153,6 +163,32 @@ def send_message(
         logger.warning("Twilio unreachable sending to %s: %s", _masked(to), exc)
         raise TwilioServerError(str(exc)) from exc
     return SentMessage(sid=str(message.sid), status=str(message.status))
+
+
+def find_message(*, to: str, body: str, since: dt.datetime) -> SentMessage | None:
+    """Twilio's record of a message to `to` with exactly this body, created at or after `since`
+    (the newest such message), or None when Twilio holds none.
+
+    After a timeout or a 5xx this is how a sender learns whether Twilio accepted the message
+    after all. It lists by recipient only: Twilio's date filters are on `date_sent`, whole
+    days, and a message still queued at Twilio has no `date_sent` yet, so a date filter could
+    hide exactly the message looked for. `date_created` is compared here instead; Twilio gives
+    it to the second, so `since` is floored to the second. Raises TwilioServerError when
+    Twilio cannot be asked.
+    """
+    floor = since.astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        listed = twilio_client().messages.list(to=to, limit=FIND_LIMIT, page_size=FIND_LIMIT)
+    except (TwilioRestException, TwilioServiceException) as exc:
+        raise _classify(status=int(exc.status), code=exc.code, message=_error_text(exc)) from exc
+    except requests.RequestException as exc:
+        logger.warning("Twilio unreachable listing messages to %s: %s", _masked(to), exc)
+        raise TwilioServerError(str(exc)) from exc
+    for message in listed:  # newest first
+        created = message.date_created
+        if message.body == body and isinstance(created, dt.datetime) and created >= floor:
+            return SentMessage(sid=str(message.sid), status=str(message.status))
+    return None
 
 
 def _classify(*, status: int, code: int | None, message: str) -> TwilioError:

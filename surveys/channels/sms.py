@@ -191,13 +191,11 @@ def sms_send(*, message_id: int, now: dt.datetime | None = None) -> SendOutcome:
             _cancel(message, invitation, reason=f"invitation {invitation.status}")
             return SendOutcome("skipped")
         # Re-checked at send time: the task may have waited in the queue.
-        blocked = (
-            "expired"
-            if invitation.is_expired(now)
-            else "opted_out"
-            if message.opted_out
-            else ""
-        )
+        blocked = ""
+        if invitation.is_expired(now):
+            blocked = "expired"
+        elif message.opted_out:
+            blocked = "opted_out"
         if blocked:
             _cancel(message, invitation, reason=blocked)
             return SendOutcome("skipped")
