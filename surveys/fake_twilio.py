@@ -33,6 +33,7 @@ import hmac
 import json
 import logging
 import math
+import operator
 import os
 import re
 import secrets
@@ -41,6 +42,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -93,8 +95,9 @@ DEFAULT_CODE_FOR_STATUS: dict[int, int] = {
 
 # The statuses in which a message has left Twilio for the carrier (it then has a date_sent).
 SENT_STATUSES = frozenset({"sent", "delivered", "undelivered", "failed", "read"})
-# Twilio's list API: 50 a page by default, at most 1000.
+# Twilio's list API: 50 a page by default, at most 1000; the filters the SDK sends.
 MAX_PAGE_SIZE = 1000
+LIST_FILTERS = frozenset({"To", "From", "DateSent", "DateSent>", "DateSent<"})
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MESSAGES_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -662,56 +665,38 @@ class FakeTwilio:
         """Twilio's Messages list: newest first, filtered by To, From and the DateSent
         inequalities the SDK sends (whole days in GMT, on date_sent, which a message still
         queued does not have), paged with PageSize and Page."""
-        to, from_ = params.get("To"), params.get("From")
+        filters = {k: v for k, v in params.items() if k in LIST_FILTERS}
         try:
-            on, after, before = (
-                _day(params.get("DateSent")),
-                _day(params.get("DateSent>")),
-                _day(params.get("DateSent<")),
-            )
-            page_size = min(MAX_PAGE_SIZE, max(1, int(params.get("PageSize", "50"))))
+            days = {k: _day(v) for k, v in filters.items() if k.startswith("DateSent")}
+            size = min(MAX_PAGE_SIZE, max(1, int(params.get("PageSize", "50"))))
             page = max(0, int(params.get("Page", "0")))
         except ValueError as exc:
             return _error(400, 20001, str(exc))
-        dated = on is not None or after is not None or before is not None
+        to, from_ = params.get("To"), params.get("From")
         with self._lock:
             pool = self._by_to.get(to, []) if to is not None else list(self._messages.values())
             found = [
                 m.to_json()
                 for m in reversed(pool)  # Twilio lists newest first
-                if (from_ is None or m.from_ == from_)
-                and (
-                    not dated
-                    or (
-                        m.date_sent is not None
-                        and (on is None or m.date_sent.date() == on)
-                        and (after is None or m.date_sent.date() >= after)
-                        and (before is None or m.date_sent.date() <= before)
-                    )
-                )
+                if (from_ is None or m.from_ == from_) and _sent_on(m, days)
             ]
-        start = page * page_size
-        chunk = found[start : start + page_size]
+        start = page * size
+        chunk = found[start : start + size]
         uri = f"/{API_VERSION}/Accounts/{account}/Messages.json"
-        filters = {
-            k: v
-            for k, v in params.items()
-            if k in {"To", "From", "DateSent", "DateSent>", "DateSent<"}
-        }
 
         def page_uri(number: int) -> str:
-            return f"{uri}?{urlencode({**filters, 'PageSize': page_size, 'Page': number})}"
+            return f"{uri}?{urlencode({**filters, 'PageSize': size, 'Page': number})}"
 
-        more = start + page_size < len(found)
+        more = start + size < len(found)
         return _Answer(
             200,
             {
                 "messages": chunk,
                 "end": start + max(0, len(chunk) - 1),
                 "first_page_uri": page_uri(0),
-                "next_page_uri": page_uri(page + 1) + f"&PageToken=PA{page + 1}" if more else None,
+                "next_page_uri": f"{page_uri(page + 1)}&PageToken=PA{page + 1}" if more else None,
                 "page": page,
-                "page_size": page_size,
+                "page_size": size,
                 "previous_page_uri": page_uri(page - 1) if page > 0 else None,
                 "start": start,
                 "uri": page_uri(page),
@@ -744,11 +729,24 @@ class FakeTwilio:
         return _Answer(200, {"status": status, "body": text})
 
 
-def _day(value: str | None) -> date | None:
+def _day(value: str) -> date:
     """The GMT day of a DateSent filter: Twilio reads only the date, whatever time follows."""
-    if not value:
-        return None
     return date.fromisoformat(value[:10])
+
+
+def _sent_on(message: FakeMessage, days: dict[str, date]) -> bool:
+    """Whether the message passes the DateSent filters (none given: every message does)."""
+    sent = message.date_sent.date() if message.date_sent else None
+    return not days or (
+        sent is not None and all(_DAY_TESTS[key](sent, day) for key, day in days.items())
+    )
+
+
+_DAY_TESTS: dict[str, Callable[[date, date], bool]] = {
+    "DateSent": operator.eq,
+    "DateSent>": operator.ge,
+    "DateSent<": operator.le,
+}
 
 
 def _error(status: int, code: int | None, message: str | None = None) -> _Answer:

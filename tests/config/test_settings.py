@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for the session; a deployment never would.
+    dropped = {"DJANGO_SETTINGS_MODULE", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
     clean.pop("SECRET_KEY", None)
     clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "ENV_FILE": "/nonexistent", **env})
     return subprocess.run(

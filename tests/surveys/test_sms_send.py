@@ -165,6 +165,29 @@ def test_find_message_matches_number_body_and_time(fake_twilio):
     assert dated == []
 
 
+def test_the_fake_lists_like_twilio_pages_and_date_filters(fake_twilio):
+    sids = [
+        send_message(to="+393331112233", body=f"n{i}", status_callback=None, validity_period=None)
+        for i in range(7)
+    ]
+    # Delivered (as a status callback would record it): it now has a date_sent.
+    fake_twilio.message(sids[2].sid).status = "delivered"
+    fake_twilio.message(sids[2].sid).date_sent = timezone.now()
+    client = twilio_client()
+
+    # The SDK follows next_page_uri: seven messages in pages of three, newest first.
+    listed = client.messages.list(to="+393331112233", page_size=3)
+    assert [m.body for m in listed] == [f"n{i}" for i in reversed(range(7))]
+    assert [r.params.get("Page", "0") for r in fake_twilio.requests if r.method == "GET"] == [
+        "0",
+        "1",
+        "2",
+    ]
+    # DateSent filters whole days, on date_sent: only the delivered one has one.
+    today = client.messages.list(to="+393331112233", date_sent_after=timezone.now())
+    assert [m.sid for m in today] == [sids[2].sid]
+
+
 def test_21610_opts_the_number_out_and_is_never_retried(fake_twilio):
     # The Celery task runs on the wall clock: a window open round the clock lets it send.
     always_open()
