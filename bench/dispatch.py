@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/dispatch.py [--invitations 200000] [--database-url postgres://postgres@127.0.0.1:5432/test]
 
-It creates its own database (`bench_dispatch`, dropped first) on the server the URL names,
-migrates it, and generates --invitations due SMS invitations in SQL (with the clients,
-operators, debtors, accounts and contacts they refer to), each to its own Italian mobile. Then,
-in the same run, it measures invitations claimed per second by:
+It creates its own database (`bench_dispatch`, dropped first; --database-name picks another)
+on the server the URL names, migrates it, and generates --invitations due SMS invitations in
+SQL (with the clients, operators, debtors, accounts and contacts they refer to), each to its
+own Italian mobile. Then, in the same run, it measures invitations claimed per second by:
 
   (a) the dispatcher's claim step, `invitations_dispatch(enqueue=False)`: batches of 500
       (`invitations_dispatch_batch`) until nothing is due, each one transaction with the SKIP
@@ -109,13 +109,13 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
-def recreate_database(url: str) -> str:
+def recreate_database(url: str, name: str) -> str:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return with_database(url, BENCH_DB)
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(url, name)
 
 
 def django_env(url: str) -> dict[str, str]:
@@ -193,11 +193,16 @@ def main() -> None:
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
     )
+    parser.add_argument(
+        "--database-name", default=BENCH_DB, help="the database to (re)create for the run"
+    )
     args = parser.parse_args()
     n = args.invitations
 
-    url = recreate_database(args.database_url)
-    print(f"database: {BENCH_DB} on {urlsplit(url).hostname}:{urlsplit(url).port or 5432}")
+    url = recreate_database(args.database_url, args.database_name)
+    print(
+        f"database: {args.database_name} on {urlsplit(url).hostname}:{urlsplit(url).port or 5432}"
+    )
     env = django_env(url)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -110,10 +110,10 @@ class _Claimed:
     send_after: dt.datetime | None = None
 
 
-def _claim(*, now: dt.datetime, batch_size: int) -> list[_Claimed]:
+def _claim(*, now: dt.datetime, batch_size: int, careful: bool = False) -> list[_Claimed]:
     """Claim up to `batch_size` due invitations for this transaction (scheduled -> sending)."""
     if connection.vendor == "postgresql":
-        return _claim_postgresql(now=now, batch_size=batch_size)
+        return _claim_postgresql(now=now, batch_size=batch_size, careful=careful)
     # SQLite has one writer at a time; the guarded update makes a second claim of the same
     # row change nothing. Simple rather than fast: SQLite is the development database.
     ids = list(
@@ -152,7 +152,7 @@ def _claim(*, now: dt.datetime, batch_size: int) -> list[_Claimed]:
     return claimed_rows
 
 
-def _claim_postgresql(*, now: dt.datetime, batch_size: int) -> list[_Claimed]:
+def _claim_postgresql(*, now: dt.datetime, batch_size: int, careful: bool) -> list[_Claimed]:
     invitation = Invitation._meta.db_table
     optout = OptOut._meta.db_table
     # SKIP LOCKED: concurrent dispatchers each take different rows and never wait for one
@@ -161,7 +161,7 @@ def _claim_postgresql(*, now: dt.datetime, batch_size: int) -> list[_Claimed]:
     # pass over the opt-outs even while their statistics lag behind), and whether the row had
     # been claimed before, since only such an invitation (given back to the schedule, or
     # retried after 30003) can already have its message.
-    with _raw_cursor(binary=True) as cursor:
+    with _raw_cursor() as cursor:
         cursor.execute(
             f"""
             WITH claimed AS (
@@ -183,9 +183,12 @@ def _claim_postgresql(*, now: dt.datetime, batch_size: int) -> list[_Claimed]:
             LEFT JOIN {optout} o ON o.phone_e164 = c.phone_e164 AND o.active
             """,
             [str(InvitationStatus.SENDING), now, str(InvitationStatus.SCHEDULED), now, batch_size],
+            binary=True,
         )
         rows = cursor.fetchall()
-    before = [row[0] for row in rows if row[7]]
+    # Careful: look for a message behind every claimed invitation, not only those claimed
+    # before (see invitations_dispatch_batch).
+    before = [row[0] for row in rows if row[7] or careful]
     messages = _existing_messages(before) if before else {}
     claimed = []
     for pk, client_id, phone, language, zones, token, expires_at, _, opted_out in rows:
@@ -208,13 +211,13 @@ def _claim_postgresql(*, now: dt.datetime, batch_size: int) -> list[_Claimed]:
     return claimed
 
 
-def _raw_cursor(*, binary: bool = False) -> psycopg.Cursor[Any]:
+def _raw_cursor() -> psycopg.Cursor[Any]:
     """A psycopg cursor with server-side binding, on Django's connection and in its
     transaction. The dispatcher's two statements per batch use it: parameters travel apart
     from the statement instead of being quoted into it (500 message bodies make a 100 kB
     statement), and binary results skip parsing 500 timestamps from text."""
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection, binary=binary)
+    return psycopg.Cursor(connection.connection)
 
 
 def _existing_messages(invitation_ids: Sequence[int]) -> dict[int, tuple[int, str, str | None]]:
@@ -258,13 +261,31 @@ def invitations_dispatch_batch(
     templates: TemplateCache | None = None,
 ) -> DispatchSummary:
     """One claim of due invitations: re-check each, write its message, queue the sends."""
-    summary = DispatchSummary()
     templates = TemplateCache() if templates is None else templates.fresh()
+    try:
+        return _dispatch_batch(
+            now=now, batch_size=batch_size, enqueue=enqueue, templates=templates, careful=False
+        )
+    except (IntegrityError, psycopg.IntegrityError):
+        # An invitation claimed for the first time already had its message, which only the
+        # dispatcher writes: the batch rolled back whole. Claim again, looking for a message
+        # behind every invitation this time, so such a row is reused instead of failing the
+        # batch for ever.
+        logger.warning("A first-time claim found an invitation message already there")
+        return _dispatch_batch(
+            now=now, batch_size=batch_size, enqueue=enqueue, templates=templates, careful=True
+        )
+
+
+def _dispatch_batch(
+    *, now: dt.datetime, batch_size: int, enqueue: bool, templates: TemplateCache, careful: bool
+) -> DispatchSummary:
+    summary = DispatchSummary()
     # Within one batch `now` is fixed, so the window answer depends only on the zones and the
     # policy: computed once per pair, not once per invitation.
     allowed: dict[tuple[int, str], bool] = {}
     with transaction.atomic():
-        invitations = _claim(now=now, batch_size=batch_size)
+        invitations = _claim(now=now, batch_size=batch_size, careful=careful)
         if not invitations:
             return summary
         summary.claimed = len(invitations)
@@ -337,19 +358,7 @@ def invitations_dispatch_batch(
             SmsMessage.objects.filter(
                 invitation_id__in=stopped, kind=SmsKind.INVITATION, status=SmsStatus.PENDING
             ).update(status=SmsStatus.CANCELLED, error_message="not sent: cancelled or expired")
-        created, conflicted = _messages_create(to_send, now=now) if to_send else ([], [])
-        if conflicted:
-            # Only the dispatcher writes invitation messages, and only for invitations it
-            # claimed before, so this never happens; if it does, the message found is reused
-            # like any other rather than failing the whole batch.
-            logger.warning("Invitations %s already had a message", conflicted)
-            found = _existing_messages(conflicted)
-            for invitation in invitations:
-                if invitation.id in found:
-                    invitation.message_id, invitation.message_status, invitation.provider_sid = (
-                        found[invitation.id]
-                    )
-                    existing.append(invitation)
+        created = _messages_create(to_send, now=now) if to_send else []
         reused = _existing_settle(existing, now=now)
         summary.message_ids = reused + created
         summary.queued = len(summary.message_ids)
@@ -391,11 +400,9 @@ def _existing_settle(existing: Sequence[_Claimed], *, now: dt.datetime) -> list[
     return reused
 
 
-def _messages_create(
-    rows: Sequence[tuple[int, str, str]], *, now: dt.datetime
-) -> tuple[list[int], list[int]]:
-    """Write the pending invitation messages: (new message ids, invitation ids that turned
-    out to have one already)."""
+def _messages_create(rows: Sequence[tuple[int, str, str]], *, now: dt.datetime) -> list[int]:
+    """Write the pending invitation messages; return their ids. An invitation that has one
+    already breaks the one-per-invitation constraint: IntegrityError."""
     if connection.vendor == "postgresql":
         # One INSERT from three arrays: the ORM's bulk_create spends more time preparing 500
         # model instances than PostgreSQL spends storing them.
@@ -410,8 +417,7 @@ def _messages_create(
                 SELECT u.invitation_id, %s, u.recipient, u.body, %s, %s, '', 0, false, %s, %s
                 FROM unnest(%s::bigint[], %s::text[], %s::text[])
                     AS u(invitation_id, recipient, body)
-                ON CONFLICT DO NOTHING
-                RETURNING id, invitation_id
+                RETURNING id
                 """,
                 [
                     str(SmsKind.INVITATION),
@@ -424,9 +430,7 @@ def _messages_create(
                     bodies,
                 ],
             )
-            inserted = cursor.fetchall()
-        written = {row[1] for row in inserted}
-        return [row[0] for row in inserted], [pk for pk in ids if pk not in written]
+            return [row[0] for row in cursor.fetchall()]
     messages = SmsMessage.objects.bulk_create(
         [
             SmsMessage(
@@ -441,7 +445,7 @@ def _messages_create(
             for invitation_id, to, body in rows
         ]
     )
-    return [m.pk for m in messages], []
+    return [m.pk for m in messages]
 
 
 def _enqueue_after_commit(message_ids: Sequence[int]) -> None:
@@ -481,7 +485,9 @@ def invitations_dispatch(
         total.rescheduled += batch.rescheduled
         total.cancelled += batch.cancelled
         total.expired += batch.expired
-        if batch.claimed < batch_size:
+        # Stop on an empty claim, not a short one: a batch can come back short while more
+        # rows are due (rows another dispatcher holds are skipped, not waited for).
+        if batch.claimed == 0:
             break
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break

@@ -111,6 +111,26 @@ def test_due_invitations_are_claimed_once_each_with_one_message():
 
 
 @pytest.mark.django_db
+def test_a_message_written_behind_the_dispatchers_back_is_reused_not_doubled():
+    ids = due_invitations(3, send_after=WEDNESDAY_11 - dt.timedelta(minutes=1))
+    # Something other than the dispatcher wrote an invitation message for a never-claimed
+    # invitation: the batch must neither fail for ever nor write a second message.
+    stray = SmsMessage.objects.create(
+        invitation_id=ids[1],
+        kind=SmsKind.INVITATION,
+        to="+390000000000",
+        body="x",
+        backend="outbox",
+    )
+
+    summary = invitations_dispatch_batch(now=WEDNESDAY_11, enqueue=False)
+
+    assert summary.claimed == 3
+    assert stray.pk in summary.message_ids and len(summary.message_ids) == 3
+    assert SmsMessage.objects.filter(invitation_id__in=ids).count() == 3
+
+
+@pytest.mark.django_db
 def test_the_dispatcher_claims_batch_after_batch_until_nothing_is_due():
     ids = due_invitations(1_203, send_after=WEDNESDAY_11 - dt.timedelta(minutes=1))
 
