@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 import psycopg
 from django.conf import settings
@@ -36,6 +36,7 @@ from surveys.models import (
     SmsStatus,
     SmsTemplate,
 )
+from surveys.pg import server_binding_cursor
 from surveys.policies import policy_for_client_id, policy_window_profile
 from surveys.windows import WindowProfile, is_allowed, next_allowed
 
@@ -161,7 +162,7 @@ def _claim_postgresql(*, now: dt.datetime, batch_size: int, careful: bool) -> li
     # pass over the opt-outs even while their statistics lag behind), and whether the row had
     # been claimed before, since only such an invitation (given back to the schedule, or
     # retried after 30003) can already have its message.
-    with _raw_cursor() as cursor:
+    with server_binding_cursor() as cursor:
         cursor.execute(
             f"""
             WITH claimed AS (
@@ -209,15 +210,6 @@ def _claim_postgresql(*, now: dt.datetime, batch_size: int, careful: bool) -> li
             )
         )
     return claimed
-
-
-def _raw_cursor() -> psycopg.Cursor[Any]:
-    """A psycopg cursor with server-side binding, on Django's connection and in its
-    transaction. The dispatcher's two statements per batch use it: parameters travel apart
-    from the statement instead of being quoted into it (500 message bodies make a 100 kB
-    statement), and binary results skip parsing 500 timestamps from text."""
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def _existing_messages(invitation_ids: Sequence[int]) -> dict[int, tuple[int, str, str | None]]:
@@ -408,7 +400,7 @@ def _messages_create(rows: Sequence[tuple[int, str, str]], *, now: dt.datetime) 
         # model instances than PostgreSQL spends storing them.
         qn = connection.ops.quote_name
         ids, tos, bodies = (list(column) for column in zip(*rows, strict=True))
-        with _raw_cursor() as cursor:
+        with server_binding_cursor() as cursor:
             cursor.execute(
                 f"""
                 INSERT INTO {SmsMessage._meta.db_table}

@@ -70,6 +70,7 @@ from surveys.models import (
     ResponseChannel,
 )
 from surveys.optouts import opt_out_record
+from surveys.pg import server_binding_cursor
 from surveys.responses import AlreadyAnswered, NotAnswerable, response_record
 
 logger = logging.getLogger(__name__)
@@ -395,11 +396,10 @@ def _claimed_from_row(row: tuple[Any, ...]) -> _Claimed:
 def _claim_one(*, caller_id: int, now: dt.datetime) -> _Claimed | None:
     lease = now + LEASE
     if connection.vendor == "postgresql":
-        # Straight on psycopg's connection, as a prepared statement: planning this statement
-        # costs more than running it, and Django's cursor binds on the client (no prepare).
-        # It runs in whatever transaction Django has open on that connection.
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
+        # A prepared statement: planning this statement costs more than running it. Django's
+        # cursor binds on the client, where `prepare` does nothing; this one binds on the
+        # server, in whatever transaction Django has open on that connection.
+        with server_binding_cursor() as cursor:
             cursor.execute(
                 PG_CLAIM_SQL, {"caller": caller_id, "lease": lease, "now": now}, prepare=True
             )
