@@ -12,10 +12,10 @@ with the same client and the same concurrency:
   minimal    GET  /bench/minimal/   HttpResponse("ok") through the same middleware
   page GET   GET  /s/<token>/       the first screen of an opened link (one query)
   page POST  POST /s/<token>/       the score, on an invitation never answered: it creates the
-                                    response (five queries and a commit) and answers 303
+                                    response and answers 303
 
-Every request carries the CSRF cookie, as a debtor's browser does once the first screen has
-set it (the POST needs it; sending it everywhere keeps the three loads alike).
+No request carries a cookie: the survey pages neither set nor need one (the link's token is
+the credential), as a debtor's phone sends them.
 
 It prints requests per second and p95 latency for each (the median over the rounds), the
 ratios to the minimal view, and PASS/FAIL against GET >= 0.7 and POST >= 0.5. The load comes
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
+import itertools
 import os
 import re
 import secrets
@@ -51,15 +52,14 @@ POST_TARGET = 0.5
 GET_POOL = 500
 
 WRK_SCRIPT = r"""
--- args: METHOD PATHS_FILE CSRF_COOKIE CSRF_TOKEN
+-- args: METHOD PATHS_FILE
 local method, paths, body, i = "GET", {}, nil, 0
 function init(args)
   method = args[1]
   for line in io.lines(args[2]) do paths[#paths + 1] = line end
-  wrk.headers["Cookie"] = "csrftoken=" .. args[3]
   if method == "POST" then
     wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-    body = "csrfmiddlewaretoken=" .. args[4] .. "&step=1&nps=9"
+    body = "step=1&nps=9"
   end
 end
 function request()
@@ -259,18 +259,16 @@ def start_server(url: str, port: int, secret: str) -> subprocess.Popen[bytes]:
     raise SystemExit("gunicorn did not answer within 30 s")
 
 
-def csrf_pair(port: int, path: str) -> tuple[str, str]:
-    """The CSRF cookie and a form token for it, as a browser gets them from the page. Any
-    masked token of one cookie is valid, so one pair serves every POST."""
+def page_check(port: int, path: str) -> None:
+    """The page answers 200 and sets no cookie, as the load assumes."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", path)
     response = conn.getresponse()
-    page = response.read().decode()
-    cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    if not (cookie and token):
-        raise SystemExit(f"no CSRF cookie or token on {path} (status {response.status})")
-    return cookie.group(1), token.group(1)
+    response.read()
+    if response.status != 200 or response.getheader("Set-Cookie"):
+        raise SystemExit(
+            f"{path}: status {response.status}, Set-Cookie {response.getheader('Set-Cookie')}"
+        )
 
 
 def run_wrk(
@@ -280,14 +278,13 @@ def run_wrk(
     *,
     duration: float,
     connections: int,
-    csrf: tuple[str, str],
     workdir: Path,
 ) -> Run:
     script = workdir / "load.lua"
     script.write_text(WRK_SCRIPT, encoding="utf-8")
     listing = workdir / f"paths-{secrets.token_hex(4)}.txt"
     listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
-    args = [method, str(listing), *csrf]
+    args = [method, str(listing)]
     done = subprocess.run(
         [
             "wrk",
@@ -320,20 +317,19 @@ def run_python(
     *,
     duration: float,
     connections: int,
-    csrf: tuple[str, str],
     workdir: Path,
 ) -> Run:
     """The fallback client: one thread per connection, each request timed end to end. POSTs
     take the next unused path from a shared counter, so no invitation is answered twice."""
     lock = threading.Lock()
-    cursor = iter(range(len(paths) * 1000))
+    cursor = itertools.count()
     latencies: list[float] = []
     bad = errors = 0
-    headers = {"Cookie": f"csrftoken={csrf[0]}"}
+    headers: dict[str, str] = {}
     body = None
     if method == "POST":
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-        body = f"csrfmiddlewaretoken={csrf[1]}&step=1&nps=9"
+        body = "step=1&nps=9"
     deadline = time.perf_counter() + duration
 
     def worker() -> None:
@@ -420,7 +416,7 @@ def main() -> None:
     server = start_server(url, port, secret)
     results: dict[str, list[Run]] = {"minimal": [], "page GET": [], "page POST": []}
     try:
-        csrf = csrf_pair(port, get_paths[0])
+        page_check(port, get_paths[0])
         print(
             f"gunicorn: 2 sync workers on 127.0.0.1:{port}; load: {client}, "
             f"{args.connections} connections, {args.duration:g}s x {args.rounds} rounds"
@@ -442,7 +438,6 @@ def main() -> None:
                     paths,
                     duration=duration,
                     connections=args.connections,
-                    csrf=csrf,
                     workdir=workdir,
                 )
 

@@ -282,7 +282,3 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
 }
-
-# Debtors whose session expired get a kind page, not Django's CSRF error (staff pages too: the
-# view falls back to Django's for anything but the survey page).
-CSRF_FAILURE_VIEW = "surveys.views.csrf_failure"

@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config import views
 
 urlpatterns = [
+    # First: the debtor's pages are the busiest URLs, and resolving walks the list in order.
+    path("", include("surveys.urls")),
     path("", views.home, name="home"),
     path("healthz/", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -19,6 +21,5 @@ urlpatterns = [
     path("api/v1/", include("nps.api_urls")),
     path("dashboard/", include("nps.urls")),
     path("cati/", include("surveys.cati_urls")),
-    path("", include("surveys.urls")),
     path("", include("surveys.webhook_urls")),
 ]

@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from surveys.definitions import Question
 from surveys.models import Invitation, Response, SurveyVersion
+from surveys.pg import server_binding_cursor
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,15 @@ def _json(value: Any) -> Any:
 
 def page_link(token: str) -> PageLink | None:
     """The link's invitation, wording and response, or None for an unknown token."""
-    with connection.cursor() as cursor:
-        cursor.execute(_statement(), [token])
-        row = cursor.fetchone()
+    if connection.vendor == "postgresql":
+        # Prepared once per connection: planning the join costs more than running it.
+        with server_binding_cursor() as cursor:
+            cursor.execute(_statement(), [token], prepare=True)
+            row = cursor.fetchone()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_statement(), [token])
+            row = cursor.fetchone()
     if row is None:
         return None
     (pk, token_, status, language, phone, expires_at, opened_at, wording) = row[:8]

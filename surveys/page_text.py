@@ -65,9 +65,6 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "stop_cancel": "No, torna al sondaggio",
         "stopped_title": "Fatto",
         "stopped_body": "Non riceverà più richieste di opinione a questo numero.",
-        "csrf_title": "La pagina è scaduta",
-        "csrf_body": "Torni indietro, ricarichi la pagina e riprovi. Se il problema continua, "
-        "controlli che il browser accetti i cookie.",
     },
     "es": {
         "title": "Su opinión",
@@ -115,9 +112,6 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "stop_cancel": "No, volver a la encuesta",
         "stopped_title": "Hecho",
         "stopped_body": "No recibirá más solicitudes de opinión en este número.",
-        "csrf_title": "La página ha caducado",
-        "csrf_body": "Vuelva atrás, recargue la página e inténtelo de nuevo. Si el problema "
-        "continúa, compruebe que su navegador acepta cookies.",
     },
     "en": {
         "title": "Your opinion",
@@ -163,9 +157,6 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "stop_cancel": "No, back to the survey",
         "stopped_title": "Done",
         "stopped_body": "You will not receive any more requests for your opinion at this number.",
-        "csrf_title": "This page has expired",
-        "csrf_body": "Please go back, reload the page and try again. If it keeps happening, "
-        "check that your browser accepts cookies.",
     },
 }
 

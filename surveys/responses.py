@@ -9,14 +9,16 @@ SMS reply and the page) can never make two responses; the second finds it answer
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from collections_link.models import Contact
 from surveys.definitions import Question
 from surveys.models import (
     CatiCase,
@@ -27,6 +29,7 @@ from surveys.models import (
     Response,
     ResponseChannel,
 )
+from surveys.pg import server_binding_cursor
 
 REASON_MAX_CHARS = 2000
 
@@ -191,3 +194,69 @@ def response_record(
                 status=CatiCaseStatus.DONE
             ).update(status=CatiCaseStatus.DONE, closed_at=now, held_by=None, lease_expires_at=None)
         return Recorded(response=response, created=existing is None)
+
+
+# The statuses `Invitation.is_answerable` accepts.
+_ANSWERABLE = [InvitationStatus.SENT, InvitationStatus.PARTIAL, InvitationStatus.CATI]
+
+
+@functools.cache
+def _start_statement() -> str:
+    def col(model: Any, name: str) -> str:
+        return str(model._meta.get_field(name).column)
+
+    i, r, c = Invitation, Response, Contact
+    copied = ["client", "operator", "contact", "survey_version", "language"]
+    columns = [col(r, f) for f in ["invitation", *copied, "contact_channel", "contact_outcome"]]
+    columns += [col(r, f) for f in ["channel", "score", "reason", "answers", "complete"]]
+    columns += [col(r, f) for f in ["started_at", "answered_at", "updated_at"]]
+    values = [f"i.{col(i, 'id')}", *(f"i.{col(i, f)}" for f in copied)]
+    values += [f"k.{col(c, 'channel')}", f"k.{col(c, 'outcome')}"]
+    values += ["%(channel)s", "%(score)s", "''", "'{}'::jsonb", "false"]
+    values += ["%(now)s", "%(now)s", "%(now)s"]
+    return f"""
+WITH inv AS (
+    SELECT i.* FROM {i._meta.db_table} i
+    WHERE i.{col(i, "id")} = %(id)s AND i.{col(i, "status")} = ANY(%(answerable)s)
+      AND (i.{col(i, "expires_at")} IS NULL OR i.{col(i, "expires_at")} > %(now)s)
+      AND i.{col(i, "survey_version")} IS NOT NULL
+    FOR UPDATE
+), created AS (
+    INSERT INTO {r._meta.db_table} ({", ".join(columns)})
+    SELECT {", ".join(values)}
+    FROM inv i JOIN {c._meta.db_table} k ON k.{col(c, "id")} = i.{col(i, "contact")}
+    ON CONFLICT ({col(r, "invitation")}) DO NOTHING
+    RETURNING {col(r, "invitation")} AS invitation_id
+)
+UPDATE {i._meta.db_table} i SET {col(i, "status")} = %(partial)s,
+    {col(i, "answered_at")} = COALESCE(i.{col(i, "answered_at")}, %(now)s)
+FROM created WHERE i.{col(i, "id")} = created.invitation_id
+RETURNING i.{col(i, "id")}
+"""
+
+
+def response_start(
+    *, invitation_id: int, channel: str, score: int, now: dt.datetime | None = None
+) -> bool:
+    """The first answer, the score, on an invitation with no response yet: creates the
+    (partial) response and marks the invitation answered in one statement and one round trip,
+    under the same lock and the same one-to-one rule as `response_record`. The busiest write
+    of the survey page.
+
+    Returns False, changing nothing, when it does not apply (not PostgreSQL, a response
+    already there, an invitation closed, expired or without a survey); the caller then calls
+    `response_record`, which records the answer or says why it cannot."""
+    if connection.vendor != "postgresql" or not 0 <= score <= 10:
+        return False
+    params = {
+        "id": invitation_id,
+        "answerable": [str(status) for status in _ANSWERABLE],
+        "now": now or timezone.now(),
+        "channel": channel,
+        "score": score,
+        "partial": str(InvitationStatus.PARTIAL),
+    }
+    # One statement is atomic on its own: no BEGIN and COMMIT round trips around it.
+    with server_binding_cursor() as cursor:
+        cursor.execute(_start_statement(), params, prepare=True)
+        return cursor.fetchone() is not None

@@ -16,6 +16,11 @@ Public pages opened from an SMS, on a phone, perhaps by someone else holding it:
   language, step and given answer, with marks where the link's token and the CSRF token go.
 - A GET never changes anything that matters (link previewers fetch GETs): opting out takes a
   confirmation POST. A GET records only when the link was first opened and a chosen language.
+- No cookies, so no CSRF token: the pages grant nothing through a cookie (no session, no
+  login); the link's 128-bit token is the only credential, and a forger who knows it can post
+  from anywhere, so a CSRF check would protect nothing. It would only refuse the debtors whose
+  phone's in-app browser drops cookies. The referrer policy (same-origin) keeps the token from
+  leaking to other sites, and the pages load nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -30,13 +36,11 @@ from typing import Any
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.views.csrf import csrf_failure as django_csrf_failure
-from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from surveys.definitions import Question, question_text
@@ -45,7 +49,7 @@ from surveys.models import Invitation, InvitationStatus, OptOutEvent, ResponseCh
 from surveys.optouts import is_opted_out, opt_out_record
 from surveys.page_state import PageAnswer, PageLink, page_link, questions_of
 from surveys.page_text import LANGUAGE_NAMES, LANGUAGES, page_language, page_text
-from surveys.responses import AlreadyAnswered, NotAnswerable, response_record
+from surveys.responses import AlreadyAnswered, NotAnswerable, response_record, response_start
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +65,8 @@ OPEN_STATUSES = frozenset(
         InvitationStatus.CATI,
     }
 )
-# Stand-ins for the per-request values in a cached screen (URL-safe, so reverse() keeps them).
+# Stand-in for the link's token in a cached screen (URL-safe, so reverse() keeps it).
 LINK_MARK = "__survey_page_token__"
-CSRF_MARK = "__survey_page_csrf__"
 
 
 class PageState(StrEnum):
@@ -72,6 +75,21 @@ class PageState(StrEnum):
     EXPIRED = "expired"
     EXPIRED_PARTIAL = "expired_partial"
     CLOSED = "closed"
+
+
+# What `never_cache` writes, without its per-request date formatting: no browser or proxy
+# keeps a debtor's page (a shared phone, an operator's proxy).
+NO_STORE = "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
+def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response.headers["Cache-Control"] = NO_STORE
+        return response
+
+    return wrapped
 
 
 class SeeOther(HttpResponseRedirect):
@@ -205,7 +223,6 @@ def _screen(
     questions: list[Question],
     *,
     token: str,
-    csrf: str,
     language: str,
     step: int,
     current: str,
@@ -234,7 +251,6 @@ def _screen(
     context = _base_context(language=language, token=token, step=step)
     context.update(
         action=page_url,
-        csrf=csrf,
         step=step,
         is_last=step == len(questions),
         back_url=f"{page_url}?step={step - 1}" if step > 1 else "",
@@ -256,12 +272,11 @@ def _screen(
 @functools.lru_cache(maxsize=512)
 def _cached_screen(wording: str, language: str, step: int, current: str) -> str:
     """A screen as every debtor with this wording, language, step and answer sees it, with
-    marks for the link's token and the CSRF token: rendering the template costs more than the
+    a mark for the link's token: rendering the template costs more than the
     rest of the request together."""
     return _screen(
         questions_of(wording),
         token=LINK_MARK,
-        csrf=CSRF_MARK,
         language=language,
         step=step,
         current=current,
@@ -284,16 +299,13 @@ def _render_question(
         if question["kind"] != "text" or not current:
             # Choices and empty text boxes are few: cache them. Free text is the debtor's own.
             html = _cached_screen(link.wording, language, step, current)
-            return HttpResponse(
-                html.replace(LINK_MARK, link.token).replace(CSRF_MARK, get_token(request))
-            )
+            return HttpResponse(html.replace(LINK_MARK, link.token))
         error = ""
     else:
         current, error = str(form.data.get(question["key"], "")), form.error_text()
     html = _screen(
         questions,
         token=link.token,
-        csrf=get_token(request),
         language=language,
         step=step,
         current=current,
@@ -315,7 +327,8 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     return _message(request, language=language, link=None, kind="notfound", status=404)
 
 
-@never_cache
+@csrf_exempt
+@no_store
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_page(request: HttpRequest, token: str) -> HttpResponse:
     link = _load(token)
@@ -370,11 +383,20 @@ def _submit(
     if not form.is_valid():
         return _render_question(request, link, language=language, step=step, form=form)
     complete = step == len(questions)
+    answer = form.answer()
+    if (
+        link.answer is None
+        and question["key"] == "nps"
+        and not complete
+        and answer.isdigit()
+        and response_start(invitation_id=link.id, channel=ResponseChannel.WEB, score=int(answer))
+    ):
+        return SeeOther(f"{page_url}?step={step + 1}")
     try:
         response_record(
             invitation_id=link.id,
             channel=ResponseChannel.WEB,
-            answers={question["key"]: form.answer()},
+            answers={question["key"]: answer},
             complete=complete,
         )
     except AlreadyAnswered:
@@ -391,7 +413,7 @@ def _submit(
     return SeeOther(f"{page_url}?step={step + 1}")
 
 
-@never_cache
+@no_store
 @require_http_methods(["GET", "HEAD"])
 def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
     link = _load(token)
@@ -403,7 +425,8 @@ def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
     return _message(request, language=language, link=link, kind="thanks")
 
 
-@never_cache
+@csrf_exempt
+@no_store
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_stop(request: HttpRequest, token: str) -> HttpResponse:
     """Stop these messages: a confirmation screen, then a POST. Works on expired and answered
@@ -425,20 +448,3 @@ def survey_stop(request: HttpRequest, token: str) -> HttpResponse:
     context = _base_context(language=language, token=None, step=None)
     context.update(action=stop_url, survey_url=reverse("surveys:page", args=[link.token]))
     return render(request, "surveys/stop.html", context)
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """A kind page instead of Django's CSRF error on the debtor's pages (a phone that refuses
-    cookies, a form left open for days); staff pages keep Django's. Wire it with
-    CSRF_FAILURE_VIEW = "surveys.views.csrf_failure"."""
-    match = re.match(r"^/s/([^/]+)/", request.path_info)
-    if match is None:
-        return django_csrf_failure(request, reason)
-    link = _load(match.group(1))
-    language = page_language(
-        _requested_language(request),
-        link.language if link else None,
-        getattr(request, "LANGUAGE_CODE", None),
-    )
-    logger.info("CSRF failure on the survey page: %s", reason)
-    return _message(request, language=language, link=link, kind="csrf", status=403)

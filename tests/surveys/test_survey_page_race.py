@@ -3,6 +3,7 @@ barrier, each with its own connection to a real PostgreSQL, where the row lock i
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
-from surveys.models import Response, ResponseChannel
-from surveys.responses import AlreadyAnswered, response_record
+from surveys.models import InvitationStatus, Response, ResponseChannel
+from surveys.responses import AlreadyAnswered, response_record, response_start
 from tests.surveys.page_support import page_url, sent_invitation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -106,3 +108,76 @@ def test_the_web_page_and_an_sms_reply_racing_make_one_response() -> None:
         assert web == 409
         assert not isinstance(sms, Exception), sms
         assert (response.channel, response.score) == ("sms_reply", 3)
+
+
+# --- the first score in one statement (`response_start`) ---------------------------------------
+
+
+def test_the_first_score_makes_the_same_record_as_the_general_path() -> None:
+    fast = sent_invitation()
+    slow = sent_invitation(phone="+393339999999")
+    moment = timezone.now()
+    assert response_start(invitation_id=fast.pk, channel=ResponseChannel.WEB, score=9, now=moment)
+    response_record(
+        invitation_id=slow.pk,
+        channel=ResponseChannel.WEB,
+        answers={"nps": "9"},
+        now=moment,
+    )
+    made, expected = (Response.objects.get(invitation=i) for i in (fast, slow))
+    fields = [f.attname for f in Response._meta.concrete_fields]
+    different = {"id", "invitation_id", "client_id", "operator_id", "contact_id", "updated_at"}
+    for name in fields:
+        if name not in different:
+            assert getattr(made, name) == getattr(expected, name), name
+    assert (made.client_id, made.operator_id, made.contact_id) == (
+        fast.client_id,
+        fast.operator_id,
+        fast.contact_id,
+    )
+    assert made.updated_at == moment
+    for invitation in (fast, slow):
+        invitation.refresh_from_db()
+        assert (invitation.status, invitation.answered_at) == (InvitationStatus.PARTIAL, moment)
+
+
+@pytest.mark.parametrize(
+    ("status", "expires_in"),
+    [
+        (InvitationStatus.SENT, -dt.timedelta(minutes=1)),  # expired
+        (InvitationStatus.CANCELLED, dt.timedelta(days=1)),  # closed
+        (InvitationStatus.COMPLETED, dt.timedelta(days=1)),
+        (InvitationStatus.SENDING, dt.timedelta(days=1)),  # not answerable yet, as is_answerable
+    ],
+)
+def test_the_first_score_in_one_statement_declines_what_the_general_path_refuses(
+    status: str, expires_in: dt.timedelta
+) -> None:
+    invitation = sent_invitation(status=status, expires_in=expires_in)
+    assert not invitation.is_answerable()
+    assert not response_start(invitation_id=invitation.pk, channel=ResponseChannel.WEB, score=9)
+    assert not Response.objects.exists()
+    invitation.refresh_from_db()
+    assert invitation.status == status
+
+
+def test_the_first_score_in_one_statement_never_touches_an_existing_response() -> None:
+    invitation = sent_invitation()
+    response_record(invitation_id=invitation.pk, channel=ResponseChannel.CATI, answers={"nps": 4})
+    assert not response_start(invitation_id=invitation.pk, channel=ResponseChannel.WEB, score=9)
+    response = Response.objects.get()
+    assert (response.channel, response.score) == (ResponseChannel.CATI, 4)
+
+
+def test_many_first_scores_at_once_make_one_response() -> None:
+    invitation = sent_invitation()
+
+    def start(score: int) -> Callable[[], bool]:
+        return lambda: response_start(
+            invitation_id=invitation.pk, channel=ResponseChannel.WEB, score=score
+        )
+
+    results = at_once(*(start(score) for score in range(6)))
+    assert results.count(True) == 1, results
+    assert results.count(False) == 5, results
+    assert Response.objects.get().score == results.index(True)

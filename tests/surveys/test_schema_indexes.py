@@ -1,0 +1,41 @@
+"""The busiest tables carry no index that another index already covers: every index is one
+more write on each insert and status change (the dispatcher, the survey page, the planner)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from surveys.models import Invitation, Response
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("model", [Invitation, Response])
+def test_no_index_is_the_leading_part_of_another(model: type) -> None:
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    indexes = {
+        name: info["columns"]
+        for name, info in constraints.items()
+        if (info["index"] or info["unique"]) and not info["primary_key"]
+    }
+    unique = {name for name, info in constraints.items() if info["unique"]}
+    covered = [
+        (name, other)
+        for name, columns in indexes.items()
+        for other, longer in indexes.items()
+        if name != other
+        and name not in unique
+        and len(columns) <= len(longer)
+        and longer[: len(columns)] == columns
+    ]
+    assert covered == [], f"{table}: indexes covered by another: {covered}"
+    # The lookups that need an index still have one.
+    leading = {tuple(columns[:1]) for columns in indexes.values()}
+    for column in ("client_id", "operator_id"):
+        assert (column,) in leading
+    if model is Invitation:
+        assert ("token",) in leading
+        assert ("phone_e164",) in leading
