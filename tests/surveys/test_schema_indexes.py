@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 
 from surveys.models import Invitation, Response
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("model", [Invitation, Response])
-def test_no_index_is_the_leading_part_of_another(model: type) -> None:
+def test_no_index_is_the_leading_part_of_another(model: type[Model]) -> None:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
