@@ -10,6 +10,8 @@ product's settings plus the URLconf of bench/settings_bench.py), and loads, in t
 with the same client and the same concurrency:
 
   minimal    GET  /bench/minimal/   HttpResponse("ok") through the same middleware
+  write      POST /bench/write/     for information: one row INSERTed and committed (the floor
+                                    of any durable write), through the same middleware
   page GET   GET  /s/<token>/       the first screen of an opened link (one query)
   page POST  POST /s/<token>/       the score, on an invitation never answered: it creates the
                                     response and answers 303
@@ -393,6 +395,10 @@ def main() -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True
     )
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_write (id bigserial PRIMARY KEY, at timestamptz)")
     started = time.perf_counter()
     subprocess.run(
         [
@@ -414,7 +420,7 @@ def main() -> None:
 
     port = free_port()
     server = start_server(url, port, secret)
-    results: dict[str, list[Run]] = {"minimal": [], "page GET": [], "page POST": []}
+    results: dict[str, list[Run]] = {"minimal": [], "write": [], "page GET": [], "page POST": []}
     try:
         page_check(port, get_paths[0])
         print(
@@ -427,6 +433,8 @@ def main() -> None:
             def measure(name: str, duration: float) -> Run:
                 if name == "minimal":
                     method, paths = "GET", ["/bench/minimal/"]
+                elif name == "write":
+                    method, paths = "POST", ["/bench/write/"]
                 elif name == "page GET":
                     method, paths = "GET", get_paths
                 else:
@@ -475,6 +483,10 @@ def main() -> None:
     print(
         f"ratio page POST / minimal: {post_ratio:.2f}  target >= {POST_TARGET}: "
         f"{'PASS' if post_ratio >= POST_TARGET else 'FAIL'}"
+    )
+    print(
+        f"for information: page POST / write: {summary['page POST'][0] / summary['write'][0]:.2f}"
+        f"  (write / minimal: {summary['write'][0] / base:.2f})"
     )
     if failures:
         print(f"WARNING: {failures} requests failed or answered 4xx/5xx; the numbers are suspect")
