@@ -225,6 +225,28 @@ EMAIL_BACKEND: str = env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="nps@localhost")
+SERVER_EMAIL: str = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 sets the SMTP backend and server.
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+
+
+def _admins(raw: str) -> list[tuple[str, str]]:
+    """ADMINS="Ada Rossi <ada@example.com>, ops@example.com": who gets the alerts (a template
+    the carrier filters, server errors)."""
+    admins = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, _, address = item.rpartition("<")
+        address = address.rstrip(">").strip() if name or item.endswith(">") else item
+        if "@" not in address:
+            raise ImproperlyConfigured(f"ADMINS: {item!r} is not an e-mail address")
+        admins.append((name.strip() or address, address))
+    return admins
+
+
+ADMINS = _admins(env.str("ADMINS", default=""))
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

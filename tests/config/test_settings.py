@@ -78,3 +78,50 @@ def test_the_embedded_defaults_run_without_any_service() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "outbox"]
+
+
+def show(*names: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = "from django.conf import settings as s; " + "; ".join(
+        f"print(repr(s.{name}))" for name in names
+    )
+    return run_manage("shell", "--no-imports", "-c", code, env={"DEBUG": "1", **env})
+
+
+def test_alerts_reach_the_admins_named_in_the_environment() -> None:
+    result = show(
+        "ADMINS",
+        "SERVER_EMAIL",
+        env={
+            "ADMINS": "Ada Rossi <ada@example.com>, ops@example.com",
+            "DEFAULT_FROM_EMAIL": "nps@agency.example",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    admins, server_email = result.stdout.splitlines()
+    assert admins == "[('Ada Rossi', 'ada@example.com'), ('ops@example.com', 'ops@example.com')]"
+    assert server_email == "'nps@agency.example'"
+
+
+def test_a_malformed_admin_address_is_refused() -> None:
+    result = show("ADMINS", env={"ADMINS": "Ada Rossi"})
+    assert result.returncode != 0
+    assert "ADMINS: 'Ada Rossi' is not an e-mail address" in result.stderr
+
+
+def test_an_smtp_server_is_set_by_one_url() -> None:
+    result = show(
+        "EMAIL_BACKEND",
+        "EMAIL_HOST",
+        "EMAIL_PORT",
+        "EMAIL_HOST_USER",
+        "EMAIL_USE_TLS",
+        env={"EMAIL_URL": "smtp+tls://mailer:s3cret@smtp.example.com:587"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "'django.core.mail.backends.smtp.EmailBackend'",
+        "'smtp.example.com'",
+        "587",
+        "'mailer'",
+        "True",
+    ]
