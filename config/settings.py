@@ -280,6 +280,9 @@ SMS_ERROR_ACTIONS.update(
     {int(k): v for k, v in env.dict("SMS_ERROR_ACTIONS", default={}).items()}  # e.g. "30034=cati"
 )
 SMS_RETRY_ONCE_DELAY_HOURS: int = env.int("SMS_RETRY_ONCE_DELAY_HOURS", default=4)
+# A number the carrier called invalid is not surveyed again for this long (unless a message
+# reaches it meanwhile): numbers are reassigned, but not within weeks.
+SMS_INVALID_NUMBER_MEMORY_DAYS: int = env.int("SMS_INVALID_NUMBER_MEMORY_DAYS", default=180)
 SURVEY_MAX_CONTACT_AGE_DAYS: int = env.int("SURVEY_MAX_CONTACT_AGE_DAYS", default=14)
 CONSENT_WORDING_VERSION: str = env.str("CONSENT_WORDING_VERSION", default="v1")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.db.models.functions import TruncMonth
 
 from collections_link.models import Contact
@@ -29,6 +29,7 @@ from surveys.models import (
     InvitationStatus,
     OptOut,
     Policy,
+    SmsMessage,
     SuppressionReason,
     Survey,
     SurveyVersion,
@@ -100,18 +101,47 @@ def _survey_version_for(client_id: int, cache: dict[int | None, SurveyVersion]) 
     return cache[client_id]
 
 
+def _invalid_numbers(phones: set[str], *, now: dt.datetime) -> set[str]:
+    """The numbers the carrier recently called invalid (the codes SMS_ERROR_ACTIONS maps to
+    "invalid_number": 21211, 30005), unless a message reached them since: neither a text nor a
+    call can reach them, so a new contact with one of them is not surveyed."""
+    codes = [
+        code for code, action in settings.SMS_ERROR_ACTIONS.items() if action == "invalid_number"
+    ]
+    if not phones or not codes:
+        return set()
+    since = now - dt.timedelta(days=settings.SMS_INVALID_NUMBER_MEMORY_DAYS)
+    recent = SmsMessage.objects.filter(to__in=phones, created_at__gte=since)
+    failed = dict(
+        recent.filter(error_code__in=codes)
+        .values("to")
+        .annotate(last=Max("created_at"))
+        .values_list("to", "last")
+    )
+    if not failed:
+        return set()
+    reached = dict(
+        recent.filter(to__in=list(failed), delivered_at__isnull=False)
+        .values("to")
+        .annotate(last=Max("delivered_at"))
+        .values_list("to", "last")
+    )
+    return {phone for phone, last in failed.items() if reached.get(phone, last) <= last}
+
+
 class _Batch:
     """What one batch needs to decide without a query per contact: active opt-outs, recent
     invitations per phone (for the cap), and invitations per operator and month (for the
     sampling minimum)."""
 
-    def __init__(self, contacts: list[Contact]) -> None:
+    def __init__(self, contacts: list[Contact], *, now: dt.datetime) -> None:
         phones = {c.account.debtor.phone_e164 for c in contacts}
         self.opted_out = set(
             OptOut.objects.filter(phone_e164__in=phones, active=True).values_list(
                 "phone_e164", flat=True
             )
         )
+        self.invalid_numbers = _invalid_numbers(phones, now=now)
         earliest = min(c.started_at for c in contacts) - dt.timedelta(days=366)
         self.surveyed: dict[str, list[dt.datetime]] = defaultdict(list)
         for phone, started in (
@@ -155,6 +185,8 @@ def _decide(
         return InvitationStatus.SUPPRESSED, SuppressionReason.FORBIDDING_FLAG, None, zones
     if debtor.phone_e164 in batch.opted_out:
         return InvitationStatus.SUPPRESSED, SuppressionReason.OPTED_OUT, None, zones
+    if debtor.phone_e164 in batch.invalid_numbers:
+        return InvitationStatus.SUPPRESSED, SuppressionReason.INVALID_NUMBER, None, zones
     if now - ended > _max_contact_age():
         return InvitationStatus.SUPPRESSED, SuppressionReason.TOO_OLD, None, zones
     if batch.capped(debtor.phone_e164, contact.started_at, policy.cap_days):
@@ -252,7 +284,7 @@ def _plan_batch(
     summary: PlanSummary,
 ) -> None:
     contacts = list(contacts)
-    batch = _Batch(contacts)
+    batch = _Batch(contacts, now=now)
     invitations: list[Invitation] = []
     for contact in contacts:
         policy = policy_for_client(contact.client, cache=policies)

@@ -17,6 +17,8 @@ from surveys.models import (
     InvitationStatus,
     OptOut,
     Policy,
+    SmsMessage,
+    SmsStatus,
     SuppressionReason,
 )
 from surveys.planner import contacts_plan, status_counts, suppression_counts
@@ -225,6 +227,55 @@ def test_an_opted_out_number_is_never_planned() -> None:
     contact = rome_contact(now - dt.timedelta(hours=3))
     contacts_plan(now=now, seed=9)
     assert Invitation.objects.get(contact=contact).suppression_reason == "opted_out"
+
+
+def carrier_answer(phone: str, *, at: dt.datetime, error: int | None) -> SmsMessage:
+    """A message to `phone`, as the send path leaves it: failed with the carrier's error
+    code, or delivered."""
+    return SmsMessage.objects.create(
+        kind="invitation",
+        to=phone,
+        body="…",
+        backend="twilio",
+        status=SmsStatus.FAILED if error else SmsStatus.DELIVERED,
+        error_code=error,
+        created_at=at,
+        delivered_at=None if error else at + dt.timedelta(seconds=5),
+    )
+
+
+@pytest.mark.parametrize("code", [21211, 30005])
+def test_a_number_the_carrier_called_invalid_is_not_surveyed_again(code: int) -> None:
+    set_policy(channels=["sms", "cati"])
+    now = dt.datetime(2026, 11, 19, 12, 0, tzinfo=ROME)
+    carrier_answer("+393331234567", at=now - dt.timedelta(days=20), error=code)
+    carrier_answer("+393331230000", at=now - dt.timedelta(days=20), error=30003)  # busy: no
+    invalid = rome_contact(now - dt.timedelta(hours=3))
+    other = rome_contact(now - dt.timedelta(hours=3), phone="+393331230000")
+    contacts_plan(now=now, seed=10)
+    assert Invitation.objects.get(contact=invalid).suppression_reason == "invalid_number"
+    assert Invitation.objects.get(contact=other).status == InvitationStatus.SCHEDULED
+
+
+def test_an_invalid_number_is_forgotten_when_a_message_reached_it_since_or_long_ago(
+    settings,
+) -> None:
+    set_policy()
+    now = dt.datetime(2026, 11, 19, 12, 0, tzinfo=ROME)
+    reached = "+393331234567"
+    carrier_answer(reached, at=now - dt.timedelta(days=40), error=21211)
+    carrier_answer(reached, at=now - dt.timedelta(days=10), error=None)  # reassigned, works
+    old = "+393331230001"
+    carrier_answer(old, at=now - dt.timedelta(days=181), error=21211)
+    contacts = [rome_contact(now - dt.timedelta(hours=3), phone=phone) for phone in (reached, old)]
+    contacts_plan(now=now, seed=11)
+    for contact in contacts:
+        assert Invitation.objects.get(contact=contact).status == InvitationStatus.SCHEDULED
+
+    settings.SMS_INVALID_NUMBER_MEMORY_DAYS = 365
+    later = rome_contact(now + dt.timedelta(days=40), phone=old)
+    contacts_plan(now=now + dt.timedelta(days=40, hours=3), seed=12)
+    assert Invitation.objects.get(contact=later).suppression_reason == "invalid_number"
 
 
 def test_sampling_keeps_a_minimum_per_operator_per_month() -> None:
