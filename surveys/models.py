@@ -270,6 +270,7 @@ class SmsMessage(models.Model):
     body = models.TextField()
     status = models.CharField(max_length=16, choices=SmsStatus.choices, default=SmsStatus.PENDING)
     backend = models.CharField(max_length=16)
+    # Migration 0004 drops the pattern (LIKE) index PostgreSQL gets beside the unique one.
     provider_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
     error_code = models.IntegerField(null=True, blank=True)
     error_message = models.CharField(max_length=300, blank=True, default="")

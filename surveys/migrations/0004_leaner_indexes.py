@@ -1,7 +1,8 @@
 """Drop indexes that other indexes already cover, so each write to invitations and responses
 maintains fewer of them: the single-column indexes on client, operator and phone (each is the
-first column of a composite index) and, on PostgreSQL, the pattern (LIKE) index Django adds
-beside the unique index on the token.
+first column of a composite index) and, on PostgreSQL, the pattern (LIKE) indexes Django adds
+beside the unique indexes on the link token and the provider's message SID (no query matches
+them with LIKE).
 
 Only the indexes are dropped (DROP INDEX); the foreign keys stay as they are, so the migration
 does not re-check every row of large tables."""
@@ -17,6 +18,7 @@ COVERED = [
     ("surveys_invitation", "token"),
     ("surveys_response", "client_id"),
     ("surveys_response", "operator_id"),
+    ("surveys_smsmessage", "provider_sid"),
 ]
 
 
@@ -44,7 +46,7 @@ def drop_covered(apps, schema_editor):
 def restore(apps, schema_editor):
     quote = schema_editor.quote_name
     for table, column in COVERED:
-        if column == "token" or _single_column_indexes(schema_editor, table, column):
+        if column in ("token", "provider_sid") or _single_column_indexes(schema_editor, table, column):
             continue
         name = f"{table}_{column}_restored"
         schema_editor.execute(

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.models import Model
 
-from surveys.models import Invitation, Response
+from surveys.models import Invitation, Response, SmsMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +40,20 @@ def test_no_index_is_the_leading_part_of_another(model: type[Model]) -> None:
     if model is Invitation:
         assert ("token",) in leading
         assert ("phone_e164",) in leading
+
+
+@pytest.mark.parametrize(
+    ("model", "column"),
+    [(Invitation, "token"), (Invitation, "phone_e164"), (SmsMessage, "provider_sid")],
+)
+def test_columns_matched_only_whole_carry_one_index(model: type[Model], column: str) -> None:
+    # PostgreSQL gets a second (pattern, LIKE) index beside a unique varchar one; nothing here
+    # matches these columns by prefix, so it would only cost writes.
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    on_column = [
+        name
+        for name, info in constraints.items()
+        if (info["index"] or info["unique"]) and info["columns"] == [column]
+    ]
+    assert len(on_column) <= 1, on_column
