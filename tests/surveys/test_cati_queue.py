@@ -391,3 +391,26 @@ def test_the_beat_task_returns_the_cases_of_callers_who_vanished() -> None:
     stale.refresh_from_db()
     assert case.status == CatiCaseStatus.QUEUED and case.attempts == 1
     assert stale.status == CatiCaseStatus.DONE
+
+
+@pytest.mark.postgres
+def test_the_claim_and_the_survey_page_read_run_as_prepared_statements() -> None:
+    # Planning the claim costs more than running it; with Django's default connection
+    # options psycopg prepares nothing, whatever the code asks. Callers feel the difference
+    # at twenty at once.
+    from surveys.channels.cati import PG_CLAIM_SQL
+    from surveys.page_state import _statement as page_statement
+    from surveys.page_state import page_link
+
+    case = make_case(due_at=rome(TUESDAY, 9))
+    assert cati_case_claim(caller=caller(), now=rome(TUESDAY, 10)) == case
+    assert page_link(case.invitation.token or "") is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = {" ".join(row[0].split()) for row in cursor.fetchall()}
+
+    def head(sql: str) -> str:  # the statement up to its first parameter
+        return " ".join(sql.split("%")[0].split())
+
+    assert any(statement.startswith(head(PG_CLAIM_SQL)) for statement in prepared), prepared
+    assert any(statement.startswith(head(page_statement())) for statement in prepared), prepared
