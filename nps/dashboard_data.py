@@ -46,10 +46,8 @@ BENCHMARK_CACHE_SECONDS = 300
 # rates join accounts, payments and invitations, so they have tabs of their own and the first
 # screen never waits for them.
 #
-# The 0-10 distribution needs every answer's own score, which the roll-up does not keep
-# (it counts promoters, passives and detractors), so it reads the raw responses: seconds for
-# a client with half a million answers. It has the "scores and reasons" tab, with the full
-# list of reasons; the overview shows the latest few.
+# The 0-10 distribution (from the roll-up's per-score counts) has the "scores and reasons"
+# tab, with the full list of reasons; the overview shows the latest few.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "overview": (
         "overall",

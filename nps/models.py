@@ -16,7 +16,8 @@ from collections_link.models import Client, Operator
 class NpsRollup(models.Model):
     """Counts per client, operator, response channel, contact channel, contact outcome and
     month: everything the dashboards group by, so a client-year is a few hundred rows instead
-    of every response. Refreshed incrementally (`nps.rollup.rollup_refresh`)."""
+    of every response. Each row counts its promoters, passives and detractors, and its answers
+    per score (0 to 10). Refreshed incrementally (`nps.rollup.rollup_refresh`)."""
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
     operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="+")
@@ -27,6 +28,19 @@ class NpsRollup(models.Model):
     promoters = models.PositiveIntegerField(default=0)
     passives = models.PositiveIntegerField(default=0)
     detractors = models.PositiveIntegerField(default=0)
+    # How many answers gave each score, 0 to 10 (the distribution chart): promoters is
+    # score_9 + score_10, passives score_7 + score_8, detractors score_0 to score_6.
+    score_0 = models.PositiveIntegerField(default=0)
+    score_1 = models.PositiveIntegerField(default=0)
+    score_2 = models.PositiveIntegerField(default=0)
+    score_3 = models.PositiveIntegerField(default=0)
+    score_4 = models.PositiveIntegerField(default=0)
+    score_5 = models.PositiveIntegerField(default=0)
+    score_6 = models.PositiveIntegerField(default=0)
+    score_7 = models.PositiveIntegerField(default=0)
+    score_8 = models.PositiveIntegerField(default=0)
+    score_9 = models.PositiveIntegerField(default=0)
+    score_10 = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

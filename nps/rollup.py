@@ -1,5 +1,6 @@
 """The monthly NPS roll-up: counts per (client, operator, response channel, contact channel,
 contact outcome, month), so a client-year is a few hundred rows instead of every response.
+Each row holds its promoters, passives and detractors, and its answers per score (0 to 10).
 
 Months are calendar months in the agency's time zone (``settings.TIME_ZONE``), the same
 truncation the selectors use on raw responses, so the two paths always agree. (The model's
@@ -67,6 +68,7 @@ ROLLUP_COLUMNS: tuple[str, ...] = (
     "promoters",
     "passives",
     "detractors",
+    *(f"score_{score}" for score in range(11)),
 )
 
 Cells = dict[dt.date, set[int]]
@@ -99,6 +101,11 @@ def score_counts() -> dict[str, Count]:
         "passives": Count("pk", filter=Q(score__gte=7, score__lte=8)),
         "detractors": Count("pk", filter=Q(score__lte=6)),
     }
+
+
+def per_score_counts() -> dict[str, Count]:
+    """How many rows of a group gave each score, 0 to 10 (``score_0`` ... ``score_10``)."""
+    return {f"score_{score}": Count("pk", filter=Q(score=score)) for score in range(11)}
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -164,7 +171,7 @@ def _rollup_select(responses: QuerySet[Response]) -> tuple[str, tuple[Any, ...]]
             r_contact_outcome=F("contact_outcome"),
             r_month=trunc_period("month"),
         )
-        .annotate(**score_counts())
+        .annotate(**score_counts(), **per_score_counts())
         .order_by()
     )
     compiler = grouped.query.get_compiler(using=grouped.db)
@@ -180,6 +187,7 @@ def _rollup_select(responses: QuerySet[Response]) -> tuple[str, tuple[Any, ...]]
         "promoters",
         "passives",
         "detractors",
+        *(f"score_{score}" for score in range(11)),
     ]
     if selected != expected:  # pragma: no cover - a Django upgrade changed the column order
         raise RuntimeError(f"unexpected roll-up SELECT columns {selected}")

@@ -7,11 +7,20 @@ by the requested keys); Python only turns the grouped counts into scores and int
 Two sources give the same counts:
 
 - the raw responses, for any filter and any grouping;
-- the monthly roll-up (``nps.rollup``), when the question can be answered from whole months:
-  no week grouping and no date bound inside a month. In automatic mode the roll-up is used
-  *exactly*: the cells (client, month) that hold a response changed since the roll-up's last
-  refresh (less its safety margin) are counted from the raw responses instead, so the answer
-  is the same as the raw path's whatever the refresh schedule.
+- the monthly roll-up (``nps.rollup``), for the whole months of the period (any grouping but
+  the week). In automatic mode the roll-up is used *exactly*:
+
+  - a period that starts or ends inside a month is cut (``month_split``): its whole months
+    come from the roll-up, the days of its partial months at either edge from the raw
+    responses (a few days each, found through the (client, answered_at) index);
+  - the cells (client, month) that hold a response changed since the roll-up's last refresh
+    (less its safety margin) are counted from the raw responses instead,
+
+  so the answer is the same as the raw path's whatever the period and the refresh schedule.
+  Grouping by week reads the raw responses; so does everything while the roll-up has never
+  been built (no high-water mark).
+
+The score distribution (0-10) follows the same rules, from the roll-up's per-score counts.
 
 Periods (week from Monday, month, quarter) and the date filters are calendar days in the
 agency's time zone, ``settings.TIME_ZONE``.
@@ -29,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from django.db.models import Count, DateField, F, QuerySet, Sum
@@ -38,6 +48,7 @@ from nps.models import NpsRollup
 from nps.rollup import (
     cells_q_raw,
     cells_q_rollup,
+    month_start,
     next_month,
     rollup_high_water,
     safety_margin,
@@ -66,6 +77,7 @@ from nps.stats import (
     two_group_z,
 )
 from nps.types import NpsFilters, NpsRow
+from surveys.models import Response
 
 # Response (and roll-up) columns behind the non-period group keys.
 SQL_FIELD: dict[str, str] = {
@@ -127,7 +139,17 @@ def _collect(rows: Iterable[dict[str, Any]], keys: Sequence[str], into: Cells) -
         into[cell] = into[cell] + counts if cell in into else counts
 
 
+def _one_row(totals: dict[str, Any]) -> list[dict[str, Any]]:
+    """An aggregate() over no group keys as the one grouped row, or none when nothing
+    counted (as a GROUP BY over no rows gives)."""
+    counts = {name: int(totals[name] or 0) for name in ("promoters", "passives", "detractors")}
+    return [counts] if any(counts.values()) else []
+
+
 def _raw_counts(responses: QuerySet[Any], keys: Sequence[str]) -> list[dict[str, Any]]:
+    if not keys:
+        # `.values()` with no field would group by every column.
+        return _one_row(responses.aggregate(**score_counts()))
     return list(
         responses.values(**{_alias(k): _raw_key(k) for k in keys})
         .annotate(**score_counts())
@@ -153,13 +175,65 @@ def _rollup_rows(filters: NpsFilters) -> QuerySet[NpsRollup]:
 
 
 def _rollup_counts(rows: QuerySet[NpsRollup], keys: Sequence[str]) -> list[dict[str, Any]]:
+    sums = {
+        "promoters": Sum("promoters"),
+        "passives": Sum("passives"),
+        "detractors": Sum("detractors"),
+    }
+    if not keys:
+        return _one_row(rows.aggregate(**sums))
     return list(
-        rows.values(**{_alias(k): _rollup_key(k) for k in keys})
-        .annotate(
-            promoters=Sum("promoters"), passives=Sum("passives"), detractors=Sum("detractors")
-        )
-        .order_by()
+        rows.values(**{_alias(k): _rollup_key(k) for k in keys}).annotate(**sums).order_by()
     )
+
+
+def month_split(filters: NpsFilters) -> tuple[NpsFilters | None, list[NpsFilters]]:
+    """The filters cut into the whole months inside their period (which the roll-up answers)
+    and the partial months at its edges (a few days each, counted from the raw responses
+    through the (client, answered_at) index): (whole months or None, edges). A period with no
+    whole month in it is one edge: the filters themselves."""
+    start, end = filters.date_from, filters.date_to
+    whole_from = start if start is None or start.day == 1 else next_month(start)
+    whole_to = end
+    if end is not None and (end + dt.timedelta(days=1)).day != 1:
+        whole_to = month_start(end) - dt.timedelta(days=1)
+    if whole_from is not None and whole_to is not None and whole_from > whole_to:
+        return None, [filters]
+    edges: list[NpsFilters] = []
+    if start is not None and whole_from != start and whole_from is not None:
+        edges.append(replace(filters, date_to=whole_from - dt.timedelta(days=1)))
+    if end is not None and whole_to != end and whole_to is not None:
+        edges.append(replace(filters, date_from=whole_to + dt.timedelta(days=1)))
+    return replace(filters, date_from=whole_from, date_to=whole_to), edges
+
+
+def _sources(
+    filters: NpsFilters, *, by_week: bool, use_rollup: bool | None
+) -> tuple[list[QuerySet[Response]], QuerySet[NpsRollup] | None]:
+    """Raw responses and roll-up rows that together hold every scored answer the filters
+    select, each exactly once (see the module docstring)."""
+    if use_rollup and (by_week or not rollup_answerable(filters=filters, group_by=())):
+        raise ValueError(
+            "the roll-up holds whole months: it cannot group by week or cut inside a month"
+        )
+    if use_rollup:
+        return [], _rollup_rows(filters)
+    high_water = None if use_rollup is False or by_week else rollup_high_water()
+    if high_water is None:
+        return [scored_responses(filters)], None
+    whole, edges = month_split(filters)
+    # Partial months at the edges of the period: a few days each, read raw.
+    raw = [scored_responses(edge) for edge in edges]
+    if whole is None:
+        return raw, None
+    # Whole months: the roll-up, made exact with the cells changed since its last refresh
+    # (read raw instead).
+    rows = _rollup_rows(whole)
+    fresh = touched_cells(since=high_water - safety_margin(), client_ids=whole.client_ids)
+    if fresh:
+        rows = rows.exclude(cells_q_rollup(fresh))
+        raw.append(scored_responses(whole).filter(cells_q_raw(fresh)))
+    return raw, rows
 
 
 def count_cells(
@@ -170,26 +244,11 @@ def count_cells(
     cells: Cells = {}
     if not filters.client_ids:
         return cells
-    answerable = rollup_answerable(filters=filters, group_by=keys)
-    if use_rollup and not answerable:
-        raise ValueError(
-            "the roll-up holds whole months: it cannot group by week or cut inside a month"
-        )
-    high_water = rollup_high_water()
-    use = (answerable and high_water is not None) if use_rollup is None else use_rollup
-    if not use:
-        _collect(_raw_counts(scored_responses(filters), keys), keys, cells)
-        return cells
-    rows = _rollup_rows(filters)
-    if use_rollup is None and high_water is not None:
-        # Automatic mode is exact: cells changed since the last refresh come from the raw
-        # responses, the rest from the roll-up.
-        fresh = touched_cells(since=high_water - safety_margin(), client_ids=filters.client_ids)
-        if fresh:
-            rows = rows.exclude(cells_q_rollup(fresh))
-            raw = scored_responses(filters).filter(cells_q_raw(fresh))
-            _collect(_raw_counts(raw, keys), keys, cells)
-    _collect(_rollup_counts(rows, keys), keys, cells)
+    raw, rows = _sources(filters, by_week="week" in keys, use_rollup=use_rollup)
+    for responses in raw:
+        _collect(_raw_counts(responses, keys), keys, cells)
+    if rows is not None:
+        _collect(_rollup_counts(rows, keys), keys, cells)
     return cells
 
 
@@ -434,16 +493,26 @@ def nps_compare(*, a: NpsRow, b: NpsRow) -> ZTest:
     return two_group_z(counts_of(a), counts_of(b))
 
 
-def score_distribution(*, filters: NpsFilters) -> list[tuple[int, int]]:
-    """How many answers gave each score, 0 to 10 (all eleven present, zeros included)."""
-    found = dict(
-        scored_responses(filters)
-        .values("score")
-        .annotate(n=Count("pk"))
-        .values_list("score", "n")
-        .order_by()
-    )
-    return [(score, int(found.get(score, 0))) for score in range(11)]
+def score_distribution(
+    *, filters: NpsFilters, use_rollup: bool | None = None
+) -> list[tuple[int, int]]:
+    """How many answers gave each score, 0 to 10 (all eleven present, zeros included), from
+    the raw responses or the roll-up's per-score counts (`use_rollup` as in nps_table)."""
+    found = [0] * 11
+    if not filters.client_ids:
+        return list(enumerate(found))
+    raw, rows = _sources(filters, by_week=False, use_rollup=use_rollup)
+    for responses in raw:
+        for score, n in (
+            responses.values("score").annotate(n=Count("pk")).values_list("score", "n").order_by()
+        ):
+            if score is not None:  # never: the responses are scored
+                found[score] += int(n)
+    if rows is not None:
+        sums = rows.aggregate(**{f"s{score}": Sum(f"score_{score}") for score in range(11)})
+        for score in range(11):
+            found[score] += int(sums[f"s{score}"] or 0)
+    return list(enumerate(found))
 
 
 # --------------------------------------------------------------------------------------------

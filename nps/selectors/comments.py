@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import Case, IntegerField, Value, When
-
 from nps.selectors._common import scored_responses
 from nps.stats import bucket
 from nps.types import NpsFilters
+from surveys.models import Response
 
 MAX_COMMENTS = 500
 
@@ -79,28 +78,32 @@ def latest_comments(
             "client__name",
         )
     )
-    if detractors_first:
-        responses = responses.annotate(
-            _first=Case(
-                When(score__lte=6, then=Value(0)), default=Value(1), output_field=IntegerField()
-            )
-        ).order_by("_first", "-answered_at", "-pk")
-    else:
-        responses = responses.order_by("-answered_at", "-pk")
-    return [
-        {
-            "response_id": r.pk,
-            "answered_at": r.answered_at,
-            "score": r.score,
-            "group": bucket(int(r.score)) if r.score is not None else None,
-            "reason": mask_pii(r.reason),
-            "channel": r.channel,
-            "contact_channel": r.contact_channel,
-            "outcome": r.contact_outcome,
-            "operator_ref": r.operator.ref,
-            "operator_name": r.operator.name or r.operator.ref,
-            "client_ref": r.client.ref,
-            "client_name": r.client.name,
-        }
-        for r in responses[:limit]
+    if not detractors_first:
+        return [_comment(r) for r in responses.order_by("-answered_at", "-pk")[:limit]]
+    # Detractors first, newest first within each part: two queries that each read the newest
+    # rows down the (client, answered_at) index and stop at `limit`, where one ORDER BY on
+    # "is a detractor" would sort every answer of the period first.
+    found = [
+        _comment(r) for r in responses.filter(score__lte=6).order_by("-answered_at", "-pk")[:limit]
     ]
+    if len(found) < limit:
+        rest = responses.filter(score__gte=7).order_by("-answered_at", "-pk")
+        found += [_comment(r) for r in rest[: limit - len(found)]]
+    return found
+
+
+def _comment(r: Response) -> dict[str, Any]:
+    return {
+        "response_id": r.pk,
+        "answered_at": r.answered_at,
+        "score": r.score,
+        "group": bucket(int(r.score)) if r.score is not None else None,
+        "reason": mask_pii(r.reason),
+        "channel": r.channel,
+        "contact_channel": r.contact_channel,
+        "outcome": r.contact_outcome,
+        "operator_ref": r.operator.ref,
+        "operator_name": r.operator.name or r.operator.ref,
+        "client_ref": r.client.ref,
+        "client_name": r.client.name,
+    }

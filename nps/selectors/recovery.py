@@ -20,7 +20,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, CharField, Count, Q, Value, When
 from django.utils import timezone
 
 from collections_link.models import Account, Client
@@ -204,40 +204,44 @@ def respondents_vs_nonrespondents(*, client_id: int, filters: NpsFilters) -> lis
     narrowed = restrict_to_client(filters, client_id)
     if narrowed is None:
         return []
-    finished = (
-        invitations_in_sample(narrowed)
-        .annotate(_class=disposition_class(timezone.now()))
-        .filter(_class__in=AAPOR_CLASSES)
-    )
-    responded = finished.filter(_class__in=["I", "P"])
-    grouped = (
-        Account.objects.filter(client_id=client_id)
+    # One pass over the invitations in view, grouped by account: whether the account has a
+    # finished invitation (it is in the comparison) and whether one of them got a score.
+    # (An EXISTS per account would walk each account's invitations twice.) Both are counts
+    # rather than a WHERE on the class, which the planner cannot estimate.
+    klass = disposition_class(timezone.now())
+    responded: dict[int, bool] = {
+        account_id: bool(scored)
+        for account_id, finished, scored in invitations_in_sample(narrowed)
+        .annotate(_class=klass)
+        .values("contact__account_id")
         .annotate(
-            _invited=Exists(finished.filter(contact__account_id=OuterRef("pk"))),
-            _responded=Exists(responded.filter(contact__account_id=OuterRef("pk"))),
+            _finished=Count("pk", filter=Q(_class__in=AAPOR_CLASSES)),
+            _scored=Count("pk", filter=Q(_class__in=["I", "P"])),
         )
-        .filter(_invited=True)
-        .annotate(_op=first_operator(), _net=net_collected(account="pk"))
-        .values("_op", "_responded", "currency")
-        .annotate(
-            accounts=Count("pk"),
-            placed=Sum("amount_placed"),
-            collected=Sum("_net"),
-            paying=Count("pk", filter=Q(_net__gt=0)),
-        )
+        .values_list("contact__account_id", "_finished", "_scored")
         .order_by()
-    )
+        if finished
+    }
     cells: dict[tuple[int | None, bool, str], dict[str, Any]] = {}
-    for row in grouped:
-        for op in (None, row["_op"]):
-            key = (op, bool(row["_responded"]), row["currency"])
-            acc = cells.setdefault(
-                key, {"accounts": 0, "placed": ZERO, "collected": ZERO, "paying": 0}
-            )
-            acc["accounts"] += int(row["accounts"])
-            acc["placed"] += row["placed"] or ZERO
-            acc["collected"] += row["collected"] or ZERO
-            acc["paying"] += int(row["paying"])
+    if responded:
+        accounts = (
+            Account.objects.filter(client_id=client_id)
+            .annotate(_op=first_operator(), _net=net_collected(account="pk"))
+            .values_list("pk", "_op", "currency", "amount_placed", "_net")
+            .order_by()
+        )
+        for account_id, first_op, currency, placed, net in accounts:
+            if account_id not in responded:
+                continue
+            for op in (None, first_op):
+                key = (op, responded[account_id], currency)
+                acc = cells.setdefault(
+                    key, {"accounts": 0, "placed": ZERO, "collected": ZERO, "paying": 0}
+                )
+                acc["accounts"] += 1
+                acc["placed"] += placed or ZERO
+                acc["collected"] += net or ZERO
+                acc["paying"] += int(net is not None and net > 0)
     names = Names(client_ids=set(), operator_ids={op for op, _, _ in cells if op is not None})
     out: list[dict[str, Any]] = []
     for (op, respondent, currency), acc in cells.items():

@@ -445,6 +445,35 @@ def test_comments_are_masked_detractors_first(db):
     assert [c["score"] for c in newest] == [10, 2]
 
 
+def test_latest_comments_take_the_newest_detractors_then_the_newest_others(db):
+    from nps.selectors import latest_comments
+
+    acme = ClientFactory.create()
+    giulia = OperatorFactory.create(ref="op-giulia", client=acme)
+    at = dt.datetime(2026, 3, 10, 10, tzinfo=UTC)
+    # (score, days before `at`): detractors on days 5, 3 and 3 (the later saved wins the tie),
+    # others on days 0, 1 and 2, and a detractor with no reason (never listed).
+    made = {}
+    for score, days in [(3, 5), (6, 3), (0, 3), (10, 0), (7, 1), (9, 2)]:
+        made[(score, days)] = answered(
+            client=acme,
+            operator=giulia,
+            score=score,
+            answered_at=at - dt.timedelta(days=days),
+            reason=f"score {score}",
+        )
+    answered(client=acme, operator=giulia, score=1, answered_at=at, reason="")
+    filters = NpsFilters(client_ids=[acme.pk])
+    assert [c["score"] for c in latest_comments(filters=filters, limit=4)] == [0, 6, 3, 10]
+    assert [c["score"] for c in latest_comments(filters=filters, limit=2)] == [0, 6]
+    assert [c["score"] for c in latest_comments(filters=filters, limit=50)] == [0, 6, 3, 10, 7, 9]
+    assert [c["response_id"] for c in latest_comments(filters=filters, limit=1)] == [
+        made[(0, 3)].pk
+    ]
+    newest = latest_comments(filters=filters, limit=3, detractors_first=False)
+    assert [c["score"] for c in newest] == [10, 7, 9]
+
+
 def test_api_returns_the_hand_worked_rows(world):
     staff = user_with_role("sofia", Role.SUPERVISOR)
     token = Token.objects.create(user=staff)
