@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Protocol
 
 import psycopg
@@ -29,7 +28,6 @@ from surveys.models import (
     Invitation,
     InvitationStatus,
     OptOut,
-    Policy,
     Response,
     SmsKind,
     SmsMessage,
@@ -37,7 +35,7 @@ from surveys.models import (
     SmsTemplate,
 )
 from surveys.pg import server_binding_cursor
-from surveys.policies import policy_for_client_id, policy_window_profile
+from surveys.policies import policy_for_client_id, policy_window_profile_cached
 from surveys.windows import WindowProfile, is_allowed, next_allowed
 
 logger = logging.getLogger(__name__)
@@ -70,15 +68,10 @@ class Schedulable(Protocol):
     expires_at: dt.datetime | None
 
 
-@lru_cache(maxsize=256)
-def _profile_for_policy(policy_id: int, updated_at: dt.datetime) -> WindowProfile:
-    return policy_window_profile(Policy.objects.get(pk=policy_id))
-
-
 def invitation_zones_profile(invitation: Schedulable) -> tuple[tuple[str, ...], WindowProfile]:
     policy = policy_for_client_id(invitation.client_id)
     zones = tuple(invitation.time_zones.split())
-    return zones, _profile_for_policy(policy.pk, policy.updated_at)
+    return zones, policy_window_profile_cached(policy)
 
 
 def invitation_next_send_time(invitation: Schedulable, *, after: dt.datetime) -> dt.datetime | None:

@@ -270,8 +270,9 @@ class SmsMessage(models.Model):
     body = models.TextField()
     status = models.CharField(max_length=16, choices=SmsStatus.choices, default=SmsStatus.PENDING)
     backend = models.CharField(max_length=16)
-    # Migration 0004 drops the pattern (LIKE) index PostgreSQL gets beside the unique one.
-    provider_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Unique where set (a partial index, `sms_provider_sid_unique`): a message is written
+    # without one, and an index entry for every NULL would only cost the dispatcher's insert.
+    provider_sid = models.CharField(max_length=64, null=True, blank=True)
     error_code = models.IntegerField(null=True, blank=True)
     error_message = models.CharField(max_length=300, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
@@ -292,9 +293,21 @@ class SmsMessage(models.Model):
                 condition=Q(kind__in=["invitation", "reminder"]),
                 name="sms_one_per_invitation_kind",
             ),
+            models.UniqueConstraint(
+                fields=["provider_sid"],
+                condition=Q(provider_sid__isnull=False),
+                name="sms_provider_sid_unique",
+            ),
         ]
         indexes = [
-            models.Index(fields=["status", "sending_started_at"]),
+            # The requeue pass (pending messages whose task never ran) and the reaper (sent
+            # messages stuck in "sending"): each index holds only the rows its pass looks for.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="pending"), name="sms_pending_idx"
+            ),
+            models.Index(
+                fields=["sending_started_at"], condition=Q(status="sending"), name="sms_sending_idx"
+            ),
             models.Index(fields=["to", "created_at"]),
         ]
 

@@ -66,6 +66,7 @@ def policy_for_client_id(client_id: int, *, cache: dict[int, Policy] | None = No
 
 def policy_cache_clear() -> None:
     _policy_cache.clear()
+    _profiles.clear()
 
 
 def _policy_lookup(client_id: int) -> Policy:
@@ -83,6 +84,25 @@ def policy_window_profile(policy: Policy) -> WindowProfile:
     if policy.window_profile:
         return WindowProfile.from_dict(policy.window_profile)
     return PROFILES[policy.window_country]
+
+
+# Parsed profiles by (policy, version): parsing a custom profile costs more than the window
+# check itself, and the dispatcher and the CATI queue ask for every row they look at.
+_profiles: dict[tuple[int | None, dt.datetime | None], WindowProfile] = {}
+_PROFILES_MAX = 256
+
+
+def policy_window_profile_cached(policy: Policy) -> WindowProfile:
+    """`policy_window_profile`, parsed once per policy version. Built from the policy at hand,
+    never read back from the database: the policy may be one this transaction created and
+    another thread cannot see yet."""
+    key = (policy.pk, policy.updated_at)
+    profile = _profiles.get(key)
+    if profile is None:
+        if len(_profiles) >= _PROFILES_MAX:
+            _profiles.clear()
+        profile = _profiles[key] = policy_window_profile(policy)
+    return profile
 
 
 def policy_validate(policy: Policy) -> None:

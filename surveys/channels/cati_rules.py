@@ -5,12 +5,11 @@ nothing."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from surveys.models import CatiCase, Policy
-from surveys.policies import policy_for_client_id, policy_window_profile
+from surveys.policies import policy_for_client_id, policy_window_profile_cached
 from surveys.windows import WindowProfile, intervals, is_allowed, next_allowed
 
 # Day-parts in the debtor's local time: (name, first minute).
@@ -21,11 +20,6 @@ DAY_PARTS: tuple[tuple[str, int], ...] = (
 )
 # Moving an attempt into the next day-part may delay it by at most this much.
 ROTATION_MAX_DELAY = dt.timedelta(hours=24)
-
-
-@functools.lru_cache(maxsize=256)
-def _profile_for(policy_id: int, updated_at: dt.datetime) -> WindowProfile:
-    return policy_window_profile(Policy.objects.get(pk=policy_id))
 
 
 @dataclass(frozen=True)
@@ -72,7 +66,7 @@ class CaseRules:
 def case_rules(case: CatiCase) -> CaseRules:
     policy = policy_for_client_id(case.client_id)
     zones = tuple(case.invitation.time_zones.split())
-    return CaseRules(policy=policy, zones=zones, profile=_profile_for(policy.pk, policy.updated_at))
+    return CaseRules(policy=policy, zones=zones, profile=policy_window_profile_cached(policy))
 
 
 def day_part(instant: dt.datetime, tz: ZoneInfo) -> int:

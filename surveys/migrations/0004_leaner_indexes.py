@@ -1,11 +1,15 @@
 """Drop indexes that other indexes already cover, so each write to invitations and responses
 maintains fewer of them: the single-column indexes on client, operator and phone (each is the
-first column of a composite index) and, on PostgreSQL, the pattern (LIKE) indexes Django adds
-beside the unique indexes on the link token and the provider's message SID (no query matches
-them with LIKE).
+first column of a composite index) and, on PostgreSQL, the pattern (LIKE) index Django adds
+beside the unique index on the link token (no query matches it with LIKE).
 
 Only the indexes are dropped (DROP INDEX); the foreign keys stay as they are, so the migration
-does not re-check every row of large tables."""
+does not re-check every row of large tables.
+
+Messages: the provider's SID is unique only where set (a partial unique index, so a new message
+costs no index entry for its empty SID), and the index on (status, sending_started_at) becomes
+two partial indexes, one per pass that reads them: pending messages by next attempt (requeue)
+and messages in "sending" by start (the reaper)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -18,7 +22,6 @@ COVERED = [
     ("surveys_invitation", "token"),
     ("surveys_response", "client_id"),
     ("surveys_response", "operator_id"),
-    ("surveys_smsmessage", "provider_sid"),
 ]
 
 
@@ -46,7 +49,7 @@ def drop_covered(apps, schema_editor):
 def restore(apps, schema_editor):
     quote = schema_editor.quote_name
     for table, column in COVERED:
-        if column in ("token", "provider_sid") or _single_column_indexes(schema_editor, table, column):
+        if column == "token" or _single_column_indexes(schema_editor, table, column):
             continue
         name = f"{table}_{column}_restored"
         schema_editor.execute(
@@ -110,5 +113,35 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
+        ),
+        migrations.RemoveIndex(model_name="smsmessage", name="surveys_sms_status_91d766_idx"),
+        migrations.AlterField(
+            model_name="smsmessage",
+            name="provider_sid",
+            field=models.CharField(blank=True, max_length=64, null=True),
+        ),
+        migrations.AddIndex(
+            model_name="smsmessage",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["next_attempt_at"],
+                name="sms_pending_idx",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="smsmessage",
+            index=models.Index(
+                condition=models.Q(("status", "sending")),
+                fields=["sending_started_at"],
+                name="sms_sending_idx",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="smsmessage",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("provider_sid__isnull", False)),
+                fields=("provider_sid",),
+                name="sms_provider_sid_unique",
+            ),
         ),
     ]

@@ -22,7 +22,6 @@ from config import celery_app
 from surveys.dispatch import (
     REQUEUE_AFTER,
     STUCK_AFTER,
-    _profile_for_policy,
     invitations_dispatch,
     invitations_dispatch_batch,
     invitations_expire,
@@ -59,7 +58,6 @@ WEDNESDAY_11 = dt.datetime(2026, 11, 18, 11, 0, tzinfo=ROME)
 def _shipped_data(settings):
     seed_apply(apps)
     policy_cache_clear()
-    _profile_for_policy.cache_clear()
     settings.SMS_RATE_PER_SECOND = 1000
     yield
     policy_cache_clear()
@@ -510,3 +508,46 @@ def test_links_past_their_lifetime_expire():
 
     assert Invitation.objects.get(pk=old.pk).status == InvitationStatus.EXPIRED
     assert Invitation.objects.get(pk=fresh.pk).status == InvitationStatus.SENT
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_policy_another_thread_has_not_committed_yet_does_not_stop_a_dispatcher():
+    # The first planner or dispatcher to run makes the default policy, inside its own
+    # transaction; a second thread of the same process shares the policy cache and must work
+    # from the policy object, not read that row back before it is committed.
+    from types import SimpleNamespace
+
+    from surveys.dispatch import invitation_zones_profile
+    from surveys.policies import policy_for_client_id
+    from surveys.windows import is_allowed
+    from tests.factories import ClientFactory
+
+    Policy.objects.all().delete()
+    policy_cache_clear()
+    client = ClientFactory.create()
+    created, finish = threading.Event(), threading.Event()
+
+    def first_dispatcher() -> None:
+        try:
+            with transaction.atomic():
+                policy_for_client_id(client.pk)  # creates the default policy, uncommitted
+                created.set()
+                finish.wait(timeout=10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_dispatcher)
+    thread.start()
+    try:
+        assert created.wait(timeout=10)
+        assert not Policy.objects.exists()  # not visible from here yet
+        invitation = SimpleNamespace(client_id=client.pk, time_zones="Europe/Rome")
+        zones, profile = invitation_zones_profile(invitation)
+        assert zones == ("Europe/Rome",)
+        # The default Italian window: Wednesday at 11:00 in Rome is open, 22:00 is not.
+        assert is_allowed(WEDNESDAY_11, zones=zones, profile=profile)
+        assert not is_allowed(WEDNESDAY_11.replace(hour=22), zones=zones, profile=profile)
+    finally:
+        finish.set()
+        thread.join(timeout=10)

@@ -20,7 +20,6 @@ from collections_link.models import Outcome
 from surveys.channels.sms import MAX_VALIDITY_SECONDS, sms_send
 from surveys.dispatch import (
     REQUEUE_AFTER,
-    _profile_for_policy,
     invitations_dispatch_batch,
     reminders_queue,
 )
@@ -57,7 +56,6 @@ pytestmark = pytest.mark.django_db
 def _shipped_data(settings):
     seed_apply(apps)
     policy_cache_clear()
-    _profile_for_policy.cache_clear()
     settings.SMS_RATE_PER_SECOND = 1000
     yield
     policy_cache_clear()
