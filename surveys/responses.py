@@ -28,6 +28,7 @@ from surveys.models import (
     InvitationStatus,
     Response,
     ResponseChannel,
+    SurveyVersion,
 )
 from surveys.pg import server_binding_cursor
 
@@ -205,7 +206,7 @@ def _start_statement() -> str:
     def col(model: Any, name: str) -> str:
         return str(model._meta.get_field(name).column)
 
-    i, r, c = Invitation, Response, Contact
+    i, r, c, v = Invitation, Response, Contact, SurveyVersion
     copied = ["client", "operator", "contact", "survey_version", "language"]
     columns = [col(r, f) for f in ["invitation", *copied, "contact_channel", "contact_outcome"]]
     columns += [col(r, f) for f in ["channel", "score", "reason", "answers", "complete"]]
@@ -214,13 +215,15 @@ def _start_statement() -> str:
     values += [f"k.{col(c, 'channel')}", f"k.{col(c, 'outcome')}"]
     values += ["%(channel)s", "%(score)s", "''", "'{}'::jsonb", "false"]
     values += ["%(now)s", "%(now)s", "%(now)s"]
+    questions = f"v.{col(v, 'questions')}"
     return f"""
 WITH inv AS (
     SELECT i.* FROM {i._meta.db_table} i
-    WHERE i.{col(i, "id")} = %(id)s AND i.{col(i, "status")} = ANY(%(answerable)s)
+    JOIN {v._meta.db_table} v ON v.{col(v, "id")} = i.{col(i, "survey_version")}
+    WHERE i.{col(i, "token")} = %(token)s AND i.{col(i, "status")} = ANY(%(answerable)s)
       AND (i.{col(i, "expires_at")} IS NULL OR i.{col(i, "expires_at")} > %(now)s)
-      AND i.{col(i, "survey_version")} IS NOT NULL
-    FOR UPDATE
+      AND {questions} -> 0 ->> 'key' = 'nps' AND jsonb_array_length({questions}) > 1
+    FOR UPDATE OF i
 ), created AS (
     INSERT INTO {r._meta.db_table} ({", ".join(columns)})
     SELECT {", ".join(values)}
@@ -235,21 +238,21 @@ RETURNING i.{col(i, "id")}
 """
 
 
-def response_start(
-    *, invitation_id: int, channel: str, score: int, now: dt.datetime | None = None
-) -> bool:
-    """The first answer, the score, on an invitation with no response yet: creates the
-    (partial) response and marks the invitation answered in one statement and one round trip,
-    under the same lock and the same one-to-one rule as `response_record`. The busiest write
-    of the survey page.
+def response_start(*, token: str, channel: str, score: int, now: dt.datetime | None = None) -> bool:
+    """The first answer, the score, on the invitation of a link's token, with no response
+    yet, in a survey that goes on after the score: creates the partial response and marks the
+    invitation answered in one statement and one round trip, under the same lock and the same
+    one-to-one rule as `response_record`. The busiest write of the survey page: the page sends
+    it before reading anything else.
 
     Returns False, changing nothing, when it does not apply (not PostgreSQL, a response
-    already there, an invitation closed, expired or without a survey); the caller then calls
-    `response_record`, which records the answer or says why it cannot."""
+    already there, an invitation closed, expired or without a survey, a survey that does not
+    start with the score or ends with it); the caller then goes the general way
+    (`response_record`), which records the answer or says why it cannot."""
     if connection.vendor != "postgresql" or not 0 <= score <= 10:
         return False
     params = {
-        "id": invitation_id,
+        "token": token,
         "answerable": [str(status) for status in _ANSWERABLE],
         "now": now or timezone.now(),
         "channel": channel,

@@ -331,6 +331,8 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 @no_store
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_page(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "POST" and _first_score(request, token):
+        return SeeOther(f"{reverse('surveys:page', args=[token])}?step=2")
     link = _load(token)
     if link is None:
         return _not_found(request)
@@ -352,6 +354,22 @@ def survey_page(request: HttpRequest, token: str) -> HttpResponse:
             link.questions, answer
         )
     return _render_question(request, link, language=language, step=step)
+
+
+SCORES = frozenset(str(n) for n in range(11))
+
+
+def _first_score(request: HttpRequest, token: str) -> bool:
+    """The score sent from the first screen of a fresh link, stored in one statement before
+    anything is read (`response_start`): the busiest write of the page. False, with nothing
+    changed, sends the POST the general way, which says what is wrong if anything is."""
+    score = request.POST.get("nps", "")
+    return (
+        request.POST.get("step") == "1"
+        and score in SCORES
+        and TOKEN_RE.fullmatch(token) is not None
+        and response_start(token=token, channel=ResponseChannel.WEB, score=int(score))
+    )
 
 
 def _note_visit(link: PageLink, *, language: str | None) -> None:
@@ -384,14 +402,6 @@ def _submit(
         return _render_question(request, link, language=language, step=step, form=form)
     complete = step == len(questions)
     answer = form.answer()
-    if (
-        link.answer is None
-        and question["key"] == "nps"
-        and not complete
-        and answer.isdigit()
-        and response_start(invitation_id=link.id, channel=ResponseChannel.WEB, score=int(answer))
-    ):
-        return SeeOther(f"{page_url}?step={step + 1}")
     try:
         response_record(
             invitation_id=link.id,

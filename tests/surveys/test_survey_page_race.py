@@ -13,9 +13,9 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from surveys.models import InvitationStatus, Response, ResponseChannel
+from surveys.models import InvitationStatus, Response, ResponseChannel, Survey, SurveyVersion
 from surveys.responses import AlreadyAnswered, response_record, response_start
-from tests.surveys.page_support import page_url, sent_invitation
+from tests.surveys.page_support import default_version, page_url, sent_invitation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -117,7 +117,7 @@ def test_the_first_score_makes_the_same_record_as_the_general_path() -> None:
     fast = sent_invitation()
     slow = sent_invitation(phone="+393339999999")
     moment = timezone.now()
-    assert response_start(invitation_id=fast.pk, channel=ResponseChannel.WEB, score=9, now=moment)
+    assert response_start(token=fast.token, channel=ResponseChannel.WEB, score=9, now=moment)
     response_record(
         invitation_id=slow.pk,
         channel=ResponseChannel.WEB,
@@ -155,7 +155,7 @@ def test_the_first_score_in_one_statement_declines_what_the_general_path_refuses
 ) -> None:
     invitation = sent_invitation(status=status, expires_in=expires_in)
     assert not invitation.is_answerable()
-    assert not response_start(invitation_id=invitation.pk, channel=ResponseChannel.WEB, score=9)
+    assert not response_start(token=invitation.token, channel=ResponseChannel.WEB, score=9)
     assert not Response.objects.exists()
     invitation.refresh_from_db()
     assert invitation.status == status
@@ -164,7 +164,7 @@ def test_the_first_score_in_one_statement_declines_what_the_general_path_refuses
 def test_the_first_score_in_one_statement_never_touches_an_existing_response() -> None:
     invitation = sent_invitation()
     response_record(invitation_id=invitation.pk, channel=ResponseChannel.CATI, answers={"nps": 4})
-    assert not response_start(invitation_id=invitation.pk, channel=ResponseChannel.WEB, score=9)
+    assert not response_start(token=invitation.token, channel=ResponseChannel.WEB, score=9)
     response = Response.objects.get()
     assert (response.channel, response.score) == (ResponseChannel.CATI, 4)
 
@@ -174,10 +174,46 @@ def test_many_first_scores_at_once_make_one_response() -> None:
 
     def start(score: int) -> Callable[[], bool]:
         return lambda: response_start(
-            invitation_id=invitation.pk, channel=ResponseChannel.WEB, score=score
+            token=invitation.token, channel=ResponseChannel.WEB, score=score
         )
 
     results = at_once(*(start(score) for score in range(6)))
     assert results.count(True) == 1, results
     assert results.count(False) == 5, results
     assert Response.objects.get().score == results.index(True)
+
+
+def test_a_survey_that_ends_with_the_score_is_completed_the_general_way() -> None:
+    # One question: the score completes the response, which the one-statement start never
+    # does; the page falls back to `response_record` and the debtor lands on the thanks page.
+    invitation = sent_invitation()
+    survey = Survey.objects.create(client=invitation.client, name="Score only")
+    only_score = [q for q in default_version().questions if q["key"] == "nps"]
+    invitation.survey_version = SurveyVersion.objects.create(
+        survey=survey, number=1, questions=only_score
+    )
+    invitation.save()
+    assert not response_start(token=invitation.token, channel=ResponseChannel.WEB, score=9)
+    assert not Response.objects.exists()
+    url = page_url(invitation)
+    assert Client().post(url, {"step": "1", "nps": "9"})["Location"] == f"{url}thanks/"
+    response = Response.objects.get()
+    assert (response.score, response.complete) == (9, True)
+
+
+def test_the_page_stores_the_first_score_once_and_moves_on() -> None:
+    invitation = sent_invitation()
+    url = page_url(invitation)
+    browser = Client()
+    first = browser.post(url, {"step": "1", "nps": "9"})
+    assert (first.status_code, first["Location"]) == (303, f"{url}?step=2")
+    # The same screen sent again (a back button, a double tap) changes the partial answer.
+    again = browser.post(url, {"step": "1", "nps": "7"})
+    assert (again.status_code, again["Location"]) == (303, f"{url}?step=2")
+    assert Response.objects.get().score == 7
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.PARTIAL
+    # Not a score: the general way says so, and nothing changes.
+    refused = browser.post(url, {"step": "1", "nps": "11"})
+    assert refused.status_code == 200
+    assert Response.objects.get().score == 7
