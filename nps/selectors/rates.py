@@ -53,6 +53,7 @@ from django.db.models import (
     CharField,
     Count,
     F,
+    FilteredRelation,
     OuterRef,
     Q,
     QuerySet,
@@ -64,7 +65,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from nps.rollup import local_midnight, trunc_period
-from nps.selectors._common import PERIOD_KEYS, Names, check_group_by
+from nps.selectors._common import PERIOD_KEYS, Names, check_group_by, without_jit
 from nps.stats import aapor_rates, wilson
 from nps.types import NpsFilters
 from surveys.models import (
@@ -75,7 +76,6 @@ from surveys.models import (
     InvitationStatus,
     ResponseChannel,
     SmsKind,
-    SmsMessage,
     SmsStatus,
 )
 
@@ -130,18 +130,37 @@ def invitations_in_sample(filters: NpsFilters) -> QuerySet[Invitation]:
     return invitations
 
 
-def disposition_class(now: dt.datetime) -> Case:
-    """The invitation's final AAPOR class, "open", or "not_fielded" (module docstring)."""
+def with_sample_response(
+    invitations: QuerySet[Invitation], filters: NpsFilters
+) -> QuerySet[Invitation]:
+    """The invitations with their response joined as ``sample_response``, the join limited to
+    the filters' clients.
+
+    A response carries its invitation's client (``surveys.responses`` copies it when the
+    response is created), so for invitations of those clients the limit leaves every match
+    in place; what it changes is the plan: PostgreSQL reads only those clients' responses
+    into the hash join instead of hashing every response of every client."""
+    return invitations.annotate(
+        sample_response=FilteredRelation(
+            "response", condition=Q(response__client_id__in=list(filters.client_ids))
+        )
+    )
+
+
+def disposition_class(now: dt.datetime, *, response: str = "response") -> Case:
+    """The invitation's final AAPOR class, "open", or "not_fielded" (module docstring).
+    `response` names the relation to the invitation's response (``sample_response`` on a
+    queryset from `with_sample_response`)."""
     last_call = (
         CallAttempt.objects.filter(case_id=OuterRef("cati__id"), disposition__isnull=False)
         .order_by("-started_at", "-pk")
         .values("disposition__aapor_class")[:1]
     )
-    scored = Q(response__score__isnull=False)
+    scored = Q(**{f"{response}__score__isnull": False})
     link_valid = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     never_sent = Q(sent_at__isnull=True) & ~Q(status=InvitationStatus.FAILED)
     return Case(
-        When(scored & Q(response__complete=True), then=Value("I")),
+        When(scored & Q(**{f"{response}__complete": True}), then=Value("I")),
         When(scored, then=Value("P")),
         When(cati__final_disposition__isnull=False, then=F("cati__final_disposition__aapor_class")),
         When(Q(cati__id__isnull=False) & ~Q(cati__status=CatiCaseStatus.DONE), then=Value(OPEN)),
@@ -162,27 +181,37 @@ def disposition_class(now: dt.datetime) -> Case:
             & link_valid,
             then=Value(OPEN),
         ),
-        When(Q(response__id__isnull=False) | Q(opened_at__isnull=False), then=Value("R")),
+        When(Q(**{f"{response}__id__isnull": False}) | Q(opened_at__isnull=False), then=Value("R")),
         default=Value("UO"),
         output_field=CharField(),
     )
 
 
-def _funnel_counts() -> dict[str, Count | Subquery]:
-    sms = SmsMessage.objects.filter(invitation_id=OuterRef("pk"), kind=SmsKind.INVITATION)
-    sent = Q(_sms_sent__isnull=False)
+def _invitation_sms() -> dict[str, FilteredRelation]:
+    """The invitation's invitation SMS as a LEFT JOIN (at most one row per invitation: the
+    ``sms_one_per_invitation_kind`` constraint), read once per row instead of a subquery per
+    funnel count."""
+    return {
+        "invitation_sms": FilteredRelation(
+            "messages", condition=Q(messages__kind=SmsKind.INVITATION)
+        )
+    }
+
+
+def _funnel_counts() -> dict[str, Count]:
+    sent = Q(invitation_sms__sent_at__isnull=False)
     by_sms = Q(
-        response__complete=True,
-        response__channel__in=[ResponseChannel.WEB, ResponseChannel.SMS_REPLY],
+        sample_response__complete=True,
+        sample_response__channel__in=[ResponseChannel.WEB, ResponseChannel.SMS_REPLY],
     )
     answered_by_sms = Q(
-        response__id__isnull=False,
-        response__channel__in=[ResponseChannel.WEB, ResponseChannel.SMS_REPLY],
+        sample_response__id__isnull=False,
+        sample_response__channel__in=[ResponseChannel.WEB, ResponseChannel.SMS_REPLY],
     )
-    delivered = Q(_sms_status=SmsStatus.DELIVERED) | Q(opened_at__isnull=False) | answered_by_sms
+    delivered = (
+        Q(invitation_sms__status=SmsStatus.DELIVERED) | Q(opened_at__isnull=False) | answered_by_sms
+    )
     return {
-        "_sms_sent": Subquery(sms.values("sent_at")[:1]),
-        "_sms_status": Subquery(sms.values("status")[:1]),
         "sms_sent": Count("pk", filter=sent),
         "sms_delivered": Count("pk", filter=sent & delivered),
         "sms_opened": Count("pk", filter=sent & Q(opened_at__isnull=False)),
@@ -210,22 +239,21 @@ def response_rates(
     if not filters.client_ids:
         return []
     now = now or timezone.now()
-    funnel = _funnel_counts()
-    subqueries = {k: v for k, v in funnel.items() if k.startswith("_")}
-    counts = {k: v for k, v in funnel.items() if not k.startswith("_")}
     keys = {
         f"g_{k}": trunc_period(k, "contact__started_at") if k in PERIOD_KEYS else F(RATE_FIELD[k])
         for k in wanted
     }
     grouped = (
-        invitations_in_sample(filters)
-        .annotate(_class=disposition_class(now), **subqueries)
+        with_sample_response(invitations_in_sample(filters), filters)
+        .annotate(**_invitation_sms(), _class=disposition_class(now, response="sample_response"))
         .values(**keys, g_aapor=F("_class"))
-        .annotate(n=Count("pk"), **counts)
+        .annotate(n=Count("pk"), **_funnel_counts())
         .order_by()
     )
+    with without_jit():
+        found = list(grouped)
     groups: dict[tuple[Any, ...], dict[str, int]] = {}
-    for row in grouped:
+    for row in found:
         cell = tuple(row[f"g_{k}"] for k in wanted)
         acc = groups.setdefault(
             cell,

@@ -30,9 +30,14 @@ from collections_link.selectors import (
     net_collected,
     recovery_by_operator,
 )
-from nps.selectors._common import Names, restrict_to_client, scored_responses
+from nps.selectors._common import Names, restrict_to_client, scored_responses, without_jit
 from nps.selectors.aggregates import count_cells
-from nps.selectors.rates import AAPOR_CLASSES, disposition_class, invitations_in_sample
+from nps.selectors.rates import (
+    AAPOR_CLASSES,
+    disposition_class,
+    invitations_in_sample,
+    with_sample_response,
+)
 from nps.stats import HIDE_BELOW, shrink, spearman_with_bootstrap, wilson
 from nps.types import NpsFilters
 
@@ -163,12 +168,16 @@ def payment_by_nps_group(
             .values(group=_nps_group())
             .annotate(
                 responses=Count("pk"),
-                debtors=Count("invitation__debtor_id", distinct=True),
+                # The rated account's debtor: the one invited about it (surveys.planner
+                # invites the account's debtor), read from the small account table rather
+                # than by joining every invitation.
+                debtors=Count("contact__account__debtor_id", distinct=True),
                 paid_within=Count("pk", filter=Q(_paid__gt=0)),
             )
             .order_by()
         )
-        found = {row["group"]: row for row in grouped}
+        with without_jit():
+            found = {row["group"]: row for row in grouped}
     out: list[dict[str, Any]] = []
     for group in NPS_GROUPS:
         row = found.get(group, {"responses": 0, "debtors": 0, "paid_within": 0})
@@ -208,10 +217,9 @@ def respondents_vs_nonrespondents(*, client_id: int, filters: NpsFilters) -> lis
     # finished invitation (it is in the comparison) and whether one of them got a score.
     # (An EXISTS per account would walk each account's invitations twice.) Both are counts
     # rather than a WHERE on the class, which the planner cannot estimate.
-    klass = disposition_class(timezone.now())
-    responded: dict[int, bool] = {
-        account_id: bool(scored)
-        for account_id, finished, scored in invitations_in_sample(narrowed)
+    klass = disposition_class(timezone.now(), response="sample_response")
+    per_account = (
+        with_sample_response(invitations_in_sample(narrowed), narrowed)
         .annotate(_class=klass)
         .values("contact__account_id")
         .annotate(
@@ -220,8 +228,11 @@ def respondents_vs_nonrespondents(*, client_id: int, filters: NpsFilters) -> lis
         )
         .values_list("contact__account_id", "_finished", "_scored")
         .order_by()
-        if finished
-    }
+    )
+    with without_jit():
+        responded: dict[int, bool] = {
+            account_id: bool(scored) for account_id, finished, scored in per_account if finished
+        }
     cells: dict[tuple[int | None, bool, str], dict[str, Any]] = {}
     if responded:
         accounts = (

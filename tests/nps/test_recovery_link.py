@@ -14,7 +14,7 @@ from nps.selectors import (
 )
 from nps.types import NpsFilters
 from tests.factories import ClientFactory, OperatorFactory, PaymentFactory
-from tests.nps.nps_support import answer_many, answered, invited
+from tests.nps.nps_support import Spec, answer_many, answered, bulk_answers, invited
 
 UTC = dt.UTC
 D = Decimal
@@ -162,3 +162,30 @@ def test_respondents_against_non_respondents(db):
     assert rows[0]["rate"] == pytest.approx(50 / 300)
     assert rows[1]["rate"] == pytest.approx(100 / 300)
     assert rows[2]["operator_name"] == "Giulia"
+
+
+def test_payment_counts_a_debtor_who_answered_twice_once(db):
+    acme = ClientFactory.create()
+    giulia = OperatorFactory.create(ref="op-giulia", client=acme)
+    as_of = dt.datetime(2026, 6, 1, tzinfo=UTC)
+    # One debtor and account, three answers (two contacts a promoter, one a detractor) a
+    # minute apart, then one payment five days later: inside each answer's 30 days.
+    specs = [
+        Spec(acme, giulia, score, T + dt.timedelta(minutes=i), "web", "phone", "promise_to_pay")
+        for i, score in enumerate((10, 9, 2))
+    ]
+    responses = bulk_answers(specs)
+    account = responses[0].contact.account
+    assert {r.contact.account_id for r in responses} == {account.pk}
+    PaymentFactory.create(
+        client=acme, account=account, paid_at=T + dt.timedelta(days=5), amount=D("80.00")
+    )
+
+    rows = payment_by_nps_group(filters=NpsFilters(client_ids=[acme.pk]), days=30, as_of=as_of)
+
+    # Each answer is its own window (responses), the debtor is one person (debtors).
+    assert [(r["group"], r["responses"], r["debtors"], r["paid_within"]) for r in rows] == [
+        ("promoter", 2, 1, 2),
+        ("passive", 0, 0, 0),
+        ("detractor", 1, 1, 1),
+    ]

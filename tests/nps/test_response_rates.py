@@ -31,9 +31,11 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 
 from collections_link.models import Client, Operator
 from nps.selectors import response_rates
+from nps.selectors._common import without_jit
 from nps.types import NpsFilters
 from surveys.models import (
     CallAttempt,
@@ -276,3 +278,73 @@ def test_nothing_to_report(db):
     acme = ClientFactory.create()
     assert response_rates(filters=NpsFilters(client_ids=[acme.pk]), now=NOW) == []
     assert response_rates(filters=NpsFilters(client_ids=[]), now=NOW) == []
+
+
+def test_a_reminder_beside_the_invitation_sms_counts_once(db):
+    acme = ClientFactory.create()
+    giulia = OperatorFactory.create(client=acme)
+    inv = invitation(acme, giulia, status=InvitationStatus.COMPLETED, sms="delivered")
+    SmsMessage.objects.create(
+        invitation=inv,
+        kind="reminder",
+        to=inv.phone_e164,
+        body="...",
+        status="delivered",
+        backend="outbox",
+        sent_at=SENT + dt.timedelta(days=1),
+    )
+    respond(inv, score=9, complete=True, channel="web")
+    [row] = response_rates(filters=NpsFilters(client_ids=[acme.pk]), now=NOW)
+    # One invitation, one case: I. Its invitation SMS was sent and delivered, the link never
+    # opened, the answer complete on the web page; the reminder is not a second invitation.
+    assert (row["cases"], row["I"], row["rr1"]) == (1, 1, 1.0)
+    assert (row["sms_sent"], row["sms_delivered"], row["sms_opened"], row["sms_completed"]) == (
+        1,
+        1,
+        0,
+        1,
+    )
+
+
+def test_two_clients_each_count_their_own_answers(db):
+    acme = ClientFactory.create()
+    beta = ClientFactory.create(ref="beta-luce", name="Beta Luce")
+    giulia = OperatorFactory.create(client=acme)
+    bruno = OperatorFactory.create(client=beta)
+    past = NOW - dt.timedelta(days=10)
+    done, expired = InvitationStatus.COMPLETED, InvitationStatus.EXPIRED
+    respond(
+        invitation(acme, giulia, status=done, sms="delivered", opened=True),
+        score=9,
+        complete=True,
+        channel="web",
+    )
+    respond(
+        invitation(beta, bruno, status="partial", sms="delivered", opened=True, expires=past),
+        score=3,
+        complete=False,
+        channel="web",
+    )
+    invitation(beta, bruno, status=expired, sms="delivered", expires=past)
+    rows = response_rates(
+        filters=NpsFilters(client_ids=[acme.pk, beta.pk]), group_by=["client"], now=NOW
+    )
+    by_client = {r["client_id"]: r for r in rows}
+    # acme: one complete answer, I 1 of 1. beta: a score then a stop (P) and an expired,
+    # unopened SMS (UO): RR1 0 of 2, RR2 1 of 2.
+    acme_row, beta_row = by_client[acme.pk], by_client[beta.pk]
+    assert (acme_row["I"], acme_row["P"], acme_row["cases"], acme_row["rr1"]) == (1, 0, 1, 1.0)
+    assert (beta_row["I"], beta_row["P"], beta_row["UO"], beta_row["cases"]) == (0, 1, 1, 2)
+    assert beta_row["rr1"] == 0.0 and beta_row["rr2"] == pytest.approx(1 / 2)
+    assert (beta_row["sms_sent"], beta_row["sms_opened"], beta_row["sms_completed"]) == (2, 1, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_jit_turns_it_off_for_the_queries_inside():
+    with without_jit(), connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+    with connection.cursor() as cursor:  # and only inside (a request runs in autocommit)
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("on",)
