@@ -236,6 +236,7 @@ def rollup_rebuild(*, now: dt.datetime | None = None) -> RefreshResult:
         state.high_water = now
         state.refreshed_at = now
         state.save(update_fields=["high_water", "refreshed_at"])
+    _vacuum_rollup()
     result = RefreshResult(
         full=True,
         deleted=deleted,
@@ -245,6 +246,19 @@ def rollup_rebuild(*, now: dt.datetime | None = None) -> RefreshResult:
     )
     logger.info("NPS roll-up rebuilt: %s rows in %.2fs", inserted, result.seconds)
     return result
+
+
+def _vacuum_rollup() -> bool:
+    """After a rebuild every old row of the roll-up is dead: on PostgreSQL, vacuum and
+    analyze the table at once rather than wait for autovacuum (which may be slow, or off),
+    or each dashboard request scans the dead rows too (a rebuild a night adds a table's worth
+    of them). VACUUM cannot run inside a transaction: inside one, this does nothing."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    table = connection.ops.quote_name(NpsRollup._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {table}")
+    return True
 
 
 def rollup_refresh(

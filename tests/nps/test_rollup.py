@@ -192,3 +192,40 @@ def test_the_periodic_task_refreshes(world):
     summary = rollup_refresh_task.delay().get()
     assert summary["full"] is False and summary["cells"] == 1
     assert rollup_cells() == raw_cells()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_leaves_no_dead_rows_for_the_dashboards_to_scan():
+    # Each rebuild replaces every row of the roll-up; left to autovacuum (slow, or off), the
+    # dead rows pile up a table's worth a night and every dashboard request scans them.
+    from django.db import connection
+
+    client, operator = ClientFactory.create(), OperatorFactory.create()
+    bulk_answers(
+        [
+            Spec(
+                client=client,
+                operator=operator,
+                score=day % 11,
+                answered_at=dt.datetime(2026, 5, day, 10, tzinfo=dt.UTC),
+                channel="web",
+                contact_channel="phone",
+                outcome="promise_to_pay",
+            )
+            for day in range(1, 9)
+        ]
+    )
+    for _ in range(3):
+        rollup_rebuild()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT n_dead_tup, n_live_tup, last_vacuum IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE relname = %s",
+            [NpsRollup._meta.db_table],
+        )
+        dead, live, vacuumed = cursor.fetchone()
+    assert vacuumed
+    assert dead == 0
+    assert live == NpsRollup.objects.count() > 0
