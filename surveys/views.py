@@ -11,9 +11,10 @@ Public pages opened from an SMS, on a phone, perhaps by someone else holding it:
 - One invitation, one response: the service locks the invitation, and a second submit, a
   second tab or a race with an SMS reply gets "already answered" and stores nothing.
 - Expired, closed and unknown links get a kind page (410 / 404), never a Django error.
-- Cost: a GET is one SELECT (plus one UPDATE the first time the link is opened); a POST is
-  that SELECT plus `response_record`. A question screen is rendered once per wording,
-  language, step and given answer, with marks where the link's token and the CSRF token go.
+- Cost: a GET is one prepared SELECT (plus one UPDATE the first time the link is opened). The
+  score from the first screen is one statement (`response_start`); any other POST is that
+  SELECT plus `response_record`. A question screen is rendered once per wording, language,
+  step and given answer, with a mark where the link's token goes.
 - A GET never changes anything that matters (link previewers fetch GETs): opting out takes a
   confirmation POST. A GET records only when the link was first opened and a chosen language.
 - No cookies, so no CSRF token: the pages grant nothing through a cookie (no session, no
@@ -272,8 +273,8 @@ def _screen(
 @functools.lru_cache(maxsize=512)
 def _cached_screen(wording: str, language: str, step: int, current: str) -> str:
     """A screen as every debtor with this wording, language, step and answer sees it, with
-    a mark for the link's token: rendering the template costs more than the
-    rest of the request together."""
+    a mark for the link's token: rendering the template costs more than the rest of the
+    request together."""
     return _screen(
         questions_of(wording),
         token=LINK_MARK,
@@ -401,12 +402,11 @@ def _submit(
     if not form.is_valid():
         return _render_question(request, link, language=language, step=step, form=form)
     complete = step == len(questions)
-    answer = form.answer()
     try:
         response_record(
             invitation_id=link.id,
             channel=ResponseChannel.WEB,
-            answers={question["key"]: answer},
+            answers={question["key"]: form.answer()},
             complete=complete,
         )
     except AlreadyAnswered:
