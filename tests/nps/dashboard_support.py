@@ -13,112 +13,18 @@ from collections_link.models import Client, Operator, Role
 from nps.models import FollowUpCase
 from surveys.models import (
     CatiCase,
-    Invitation,
     InvitationStatus,
     Response,
-    SurveyVersion,
-    new_token,
 )
-from surveys.seed import survey_default_ensure
 from tests.factories import (
-    AccountFactory,
     ClientFactory,
-    ContactFactory,
-    DebtorFactory,
     OperatorFactory,
     user_with_role,
 )
+from tests.nps.nps_support import answer_many, answered
 
 UTC = dt.UTC
 _phones = itertools.count(1)
-
-
-def default_version() -> SurveyVersion:
-    return survey_default_ensure().current_version()
-
-
-def answered(
-    *,
-    client: Client,
-    operator: Operator,
-    score: int | None,
-    answered_at: dt.datetime,
-    channel: str = "web",
-    contact_channel: str = "phone",
-    outcome: str = "promise_to_pay",
-    reason: str = "",
-    phone: str | None = None,
-    complete: bool = True,
-    version: SurveyVersion | None = None,
-) -> Response:
-    """One debtor, account, contact, invitation and response: the debtor scored the contact."""
-    phone = phone or f"+39347{next(_phones):07d}"
-    debtor = DebtorFactory.create(client=client, phone_e164=phone)
-    account = AccountFactory.create(client=client, debtor=debtor)
-    contact = ContactFactory.create(
-        client=client,
-        account=account,
-        operator=operator,
-        channel=contact_channel,
-        outcome=outcome,
-        started_at=answered_at - dt.timedelta(hours=3),
-    )
-    version = version or default_version()
-    invitation = Invitation.objects.create(
-        contact=contact,
-        client=client,
-        operator=operator,
-        debtor=debtor,
-        phone_e164=phone,
-        language="it",
-        status=InvitationStatus.COMPLETED,
-        channel="cati" if channel == "cati" else "sms",
-        survey_version=version,
-        token=new_token(),
-        send_after=answered_at - dt.timedelta(hours=1),
-        sent_at=answered_at - dt.timedelta(hours=1),
-        expires_at=answered_at + dt.timedelta(days=7),
-        answered_at=answered_at,
-    )
-    return Response.objects.create(
-        invitation=invitation,
-        client=client,
-        operator=operator,
-        contact=contact,
-        contact_channel=contact_channel,
-        contact_outcome=outcome,
-        channel=channel,
-        survey_version=version,
-        language="it",
-        score=score,
-        reason=reason,
-        complete=complete,
-        started_at=answered_at - dt.timedelta(minutes=1),
-        answered_at=answered_at if score is not None else None,
-        completed_at=answered_at if complete else None,
-    )
-
-
-def answer_many(
-    *,
-    client: Client,
-    operator: Operator,
-    scores: list[int],
-    answered_at: dt.datetime,
-    **kwargs: object,
-) -> list[Response]:
-    version = default_version()
-    return [
-        answered(
-            client=client,
-            operator=operator,
-            score=s,
-            answered_at=answered_at + dt.timedelta(minutes=i),
-            version=version,
-            **kwargs,
-        )
-        for i, s in enumerate(scores)
-    ]
 
 
 @dataclass

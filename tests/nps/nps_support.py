@@ -41,14 +41,15 @@ def answered(
     reason: str = "",
     complete: bool = True,
     account: Account | None = None,
+    phone: str | None = None,
     version: SurveyVersion | None = None,
     status: str | None = None,
 ) -> Response:
     """One debtor scored one contact (`score` None: the debtor opened the survey and gave no
-    score)."""
+    score). Without `account`, a new debtor (on `phone`, if given) and account."""
     n = next(_serial)
     if account is None:
-        debtor = DebtorFactory.create(client=client, phone_e164=f"+39348{n:07d}")
+        debtor = DebtorFactory.create(client=client, phone_e164=phone or f"+39348{n:07d}")
         account = AccountFactory.create(client=client, debtor=debtor)
     contact = ContactFactory.create(
         client=client,

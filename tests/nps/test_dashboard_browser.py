@@ -16,7 +16,8 @@ from collections_link.models import Role
 from nps.followups import followups_open
 from nps.models import FollowUpCase
 from tests.factories import ClientFactory, OperatorFactory, user_with_role
-from tests.nps.dashboard_support import answer_many, two_clients
+from tests.nps.dashboard_support import two_clients
+from tests.nps.nps_support import answer_many
 from tests.surveys.browser import screenshot
 from tests.surveys.page_support import page_url, sent_invitation
 

@@ -25,7 +25,8 @@ from nps import selectors
 from nps.dashboard_data import SECTIONS, total_row
 from nps.types import NpsFilters
 from tests.factories import ClientFactory, OperatorFactory, user_with_role
-from tests.nps.dashboard_support import answer_many, two_clients
+from tests.nps.dashboard_support import two_clients
+from tests.nps.nps_support import answer_many
 
 UTC = dt.UTC
 

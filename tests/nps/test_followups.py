@@ -25,7 +25,7 @@ from nps.models import FollowUpCase, FollowUpStatus
 from surveys.models import Invitation, OptOut, SmsMessage
 from surveys.responses import AlreadyAnswered, response_record
 from tests.factories import ClientFactory, OperatorFactory, user_with_role
-from tests.nps.dashboard_support import answered
+from tests.nps.nps_support import answered
 
 ROME = ZoneInfo("Europe/Rome")
 # A Wednesday morning in Rome.

@@ -29,7 +29,8 @@ from django.utils import timezone
 from nps.followups import followups_open
 from nps.models import FollowUpCase
 from surveys.models import CatiCase, InvitationStatus
-from tests.nps.dashboard_support import Side, answered, cati_case_for, two_clients
+from tests.nps.dashboard_support import Side, cati_case_for, two_clients
+from tests.nps.nps_support import answered
 
 
 @pytest.fixture(autouse=True)
