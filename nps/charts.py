@@ -489,6 +489,53 @@ def distribution_chart(rows: Sequence[tuple[int, int]], *, key: str = "distribut
     )
 
 
+def _interval_bars(
+    x: Sequence[str],
+    values: Sequence[tuple[float | None, float | None, float | None]],
+    *,
+    color: str | Sequence[str],
+    text: Sequence[str],
+    hovertemplate: str,
+) -> Trace:
+    """NPS bars with their 95 % interval as error bars; an NPS of None (too few answers)
+    keeps its label and gets no bar."""
+
+    def reach(nps: float | None, bound: float | None, *, up: bool) -> float | None:
+        if nps is None:
+            return None
+        if bound is None:
+            return 0.0
+        return round(bound - nps if up else nps - bound, 1)
+
+    return {
+        "type": "bar",
+        "name": _("NPS"),
+        "x": list(x),
+        "y": [None if nps is None else round(nps, 1) for nps, _low, _high in values],
+        "error_y": {
+            "type": "data",
+            "symmetric": False,
+            "array": [reach(nps, high, up=True) for nps, _low, high in values],
+            "arrayminus": [reach(nps, low, up=False) for nps, low, _high in values],
+            "color": "#1d2330",
+            "thickness": 1.5,
+        },
+        "marker": {"color": color if isinstance(color, str) else list(color)},
+        "text": list(text),
+        "hovertemplate": hovertemplate,
+        "textposition": "none",
+    }
+
+
+def _interval_bars_layout() -> dict[str, Any]:
+    return _layout(
+        height=300,
+        xaxis={"type": "category", "automargin": True},
+        yaxis=_nps_axis(_("NPS (points)")),
+        showlegend=False,
+    )
+
+
 def group_chart(
     rows: Sequence[NpsRow],
     *,
@@ -504,44 +551,21 @@ def group_chart(
     names = [
         f"{labels.get(str(r.keys.get(group)), str(r.keys.get(group)))} · n = {r.n}" for r in ordered
     ]
-    shown = [r.nps is not None for r in ordered]
-    data: list[Trace] = [
-        {
-            "type": "bar",
-            "name": _("NPS"),
-            "x": names,
-            "y": [None if r.nps is None else round(r.nps, 1) for r in ordered],
-            "error_y": {
-                "type": "data",
-                "symmetric": False,
-                "array": [
-                    None if not ok else round((r.ci_high or 0) - (r.nps or 0), 1)
-                    for r, ok in zip(ordered, shown, strict=True)
-                ],
-                "arrayminus": [
-                    None if not ok else round((r.nps or 0) - (r.ci_low or 0), 1)
-                    for r, ok in zip(ordered, shown, strict=True)
-                ],
-                "color": "#1d2330",
-                "thickness": 1.5,
-            },
-            "marker": {"color": ACCENT},
-            "text": [
+    data = [
+        _interval_bars(
+            names,
+            [(r.nps, r.ci_low, r.ci_high) for r in ordered],
+            color=ACCENT,
+            text=[
                 f"{fmt_nps(r.nps)} · {_interval_text(r.ci_low, r.ci_high)}"
                 if r.nps is not None
                 else _("too few answers")
                 for r in ordered
             ],
-            "hovertemplate": "%{x}: %{text}<extra></extra>",
-            "textposition": "none",
-        }
+            hovertemplate="%{x}: %{text}<extra></extra>",
+        )
     ]
-    layout = _layout(
-        height=300,
-        xaxis={"type": "category", "automargin": True},
-        yaxis=_nps_axis(_("NPS (points)")),
-        showlegend=False,
-    )
+    layout = _interval_bars_layout()
     return _chart(
         key,
         title=title,
@@ -689,32 +713,16 @@ class BenchmarkEntry(TypedDict):
 
 
 def benchmark_chart(entries: Sequence[BenchmarkEntry], *, key: str = "benchmark") -> Chart:
-    data: list[Trace] = [
-        {
-            "type": "bar",
-            "name": _("NPS"),
-            "x": [e["label"] for e in entries],
-            "y": [round(e["nps"], 1) for e in entries],
-            "error_y": {
-                "type": "data",
-                "symmetric": False,
-                "array": [round((e["ci_high"] or e["nps"]) - e["nps"], 1) for e in entries],
-                "arrayminus": [round(e["nps"] - (e["ci_low"] or e["nps"]), 1) for e in entries],
-                "color": "#1d2330",
-                "thickness": 1.5,
-            },
-            "marker": {"color": [ACCENT if e["own"] else GREY_LIGHT for e in entries]},
-            "text": [f"n = {e['n']}" for e in entries],
-            "hovertemplate": "%{x}: %{y:+.0f} · %{text}<extra></extra>",
-            "textposition": "none",
-        }
+    data = [
+        _interval_bars(
+            [e["label"] for e in entries],
+            [(e["nps"], e["ci_low"], e["ci_high"]) for e in entries],
+            color=[ACCENT if e["own"] else GREY_LIGHT for e in entries],
+            text=[f"n = {e['n']}" for e in entries],
+            hovertemplate="%{x}: %{y:+.0f} · %{text}<extra></extra>",
+        )
     ]
-    layout = _layout(
-        height=300,
-        xaxis={"type": "category", "automargin": True},
-        yaxis=_nps_axis(_("NPS (points)")),
-        showlegend=False,
-    )
+    layout = _interval_bars_layout()
     return _chart(
         key,
         title=_("Benchmark across the agency's clients"),
