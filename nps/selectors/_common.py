@@ -4,7 +4,7 @@ keys are named in SQL, and how ids become the references people read."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -132,3 +132,31 @@ class Names:
 
     def operator_extra(self, pk: int) -> dict[str, Any]:
         return {"operator_id": pk, "operator_name": self.operator_name(pk)}
+
+    @classmethod
+    def of_cells(cls, keys: Sequence[str], cells: Iterable[Sequence[Any]]) -> Names:
+        """The names of the clients and operators among result cells keyed by `keys`."""
+        cells = list(cells)
+        ids = {
+            key: {cell[keys.index(key)] for cell in cells} if key in keys else set()
+            for key in ("client", "operator")
+        }
+        return cls(client_ids=ids["client"], operator_ids=ids["operator"])
+
+    def readable(
+        self, keys: Sequence[str], cell: Sequence[Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A result cell as (keys, extra): clients and operators by ref, with their ids and
+        names in `extra`; other keys as they are."""
+        keys_out: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for name, value in zip(keys, cell, strict=True):
+            if name == "client":
+                keys_out[name] = self.client_ref(value)
+                extra.update(self.client_extra(value))
+            elif name == "operator":
+                keys_out[name] = self.operator_ref(value)
+                extra.update(self.operator_extra(value))
+            else:
+                keys_out[name] = value
+        return keys_out, extra

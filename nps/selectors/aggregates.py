@@ -401,27 +401,10 @@ def nps_table(
     else:
         rows_counts = {cell: (c, None) for cell, c in cells.items()}
 
-    names = Names(
-        client_ids={cell[wanted.index("client")] for cell in rows_counts}
-        if "client" in wanted
-        else set(),
-        operator_ids={cell[wanted.index("operator")] for cell in rows_counts}
-        if by_operator
-        else set(),
-    )
+    names = Names.of_cells(wanted, rows_counts)
     rows: list[tuple[tuple[Any, ...], NpsRow]] = []
     for cell, (c, shrunk) in rows_counts.items():
-        keys_out: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for name, value in zip(wanted, cell, strict=True):
-            if name == "client":
-                keys_out[name] = names.client_ref(value)
-                extra.update(names.client_extra(value))
-            elif name == "operator":
-                keys_out[name] = names.operator_ref(value)
-                extra.update(names.operator_extra(value))
-            else:
-                keys_out[name] = value
+        keys_out, extra = names.readable(wanted, cell)
         state = display_state(c.n) if by_operator else _plain_state(c.n)
         row = _row(keys_out, c, state=state, shrunk=shrunk, extra=extra)
         rows.append((tuple(_sort_value(keys_out[k]) for k in wanted), row))

@@ -264,25 +264,10 @@ def response_rates(
         for name in ("sms_sent", "sms_delivered", "sms_opened", "sms_completed"):
             acc[name] += int(row[name])
 
-    names = Names(
-        client_ids={c[wanted.index("client")] for c in groups} if "client" in wanted else set(),
-        operator_ids={c[wanted.index("operator")] for c in groups}
-        if "operator" in wanted
-        else set(),
-    )
+    names = Names.of_cells(wanted, groups)
     out: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     for cell, acc in groups.items():
-        keys_out: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for name, value in zip(wanted, cell, strict=True):
-            if name == "client":
-                keys_out[name] = names.client_ref(value)
-                extra.update(names.client_extra(value))
-            elif name == "operator":
-                keys_out[name] = names.operator_ref(value)
-                extra.update(names.operator_extra(value))
-            else:
-                keys_out[name] = value
+        keys_out, extra = names.readable(wanted, cell)
         rates = aapor_rates(**{c: acc[c] for c in AAPOR_CLASSES})
         # The keys and names also sit at the top level, so a row reads like a table row.
         row_out: dict[str, Any] = {**keys_out, **extra, "keys": keys_out, "extra": extra}
