@@ -188,12 +188,8 @@ class PolicyAdmin(AgencyAdmin):
         policy_cache_clear()
 
 
-class SurveyVersionInline(_TabularInline):
-    model = SurveyVersion
-    extra = 0
-    fields = ("number", "created_at")
-    readonly_fields = ("number", "created_at")
-    show_change_link = True
+class _RecordInline(_TabularInline):
+    """A history shown under its parent: agency staff read it, nobody edits it here."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -206,6 +202,14 @@ class SurveyVersionInline(_TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_agency_staff(request.user)
+
+
+class SurveyVersionInline(_RecordInline):
+    model = SurveyVersion
+    extra = 0
+    fields = ("number", "created_at")
+    readonly_fields = ("number", "created_at")
+    show_change_link = True
 
 
 @admin.register(Survey)
@@ -279,24 +283,12 @@ class SmsMessageAdmin(RecordAdmin):
         return mask_phone(obj.to)
 
 
-class OptOutEventInline(_TabularInline):
+class OptOutEventInline(_RecordInline):
     model = OptOutEvent
     extra = 0
     fields = ("at", "opted_out", "source", "detail")
     readonly_fields = fields
     ordering = ("-at",)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_agency_staff(request.user)
 
 
 @admin.register(OptOut)
@@ -418,23 +410,11 @@ class DispositionAdmin(AgencyAdmin):
     list_filter = ("aapor_class", "final", "opt_out")
 
 
-class CallAttemptInline(_TabularInline):
+class CallAttemptInline(_RecordInline):
     model = CallAttempt
     extra = 0
     fields = ("started_at", "ended_at", "caller", "disposition", "note", "lease_lost")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_agency_staff(request.user)
 
 
 @admin.register(CatiCase)
