@@ -45,9 +45,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import recreate_database  # noqa: E402
+
 BENCH_DB = "bench_cati"
 P95_TARGET_MS = 50.0
 RATIO_TARGET = 0.5
@@ -145,20 +149,6 @@ UPDATE surveys_caticase SET status = 'queued', held_by_id = NULL, lease_expires_
     due_at = %(due)s, attempts = attempts + 1
 WHERE id = %(id)s
 """
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def recreate_database(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return with_database(url, BENCH_DB)
 
 
 def django_env(url: str) -> dict[str, str]:
@@ -388,7 +378,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url = recreate_database(args.database_url)
+    url = recreate_database(args.database_url, BENCH_DB)
     print(f"database: {BENCH_DB} on {urlsplit(url).hostname}:{urlsplit(url).port or 5432}")
     env = django_env(url)
     subprocess.run(
@@ -404,7 +394,6 @@ def main() -> None:
     )
 
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

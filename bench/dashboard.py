@@ -41,7 +41,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.nps_aggregate import django_env, generate, with_database  # noqa: E402
+from bench.common import recreate_database, with_database  # noqa: E402
+from bench.nps_aggregate import django_env, generate  # noqa: E402
 
 BENCH_DB = "bench_dashboard"
 P95_TARGET_MS = 300.0
@@ -58,15 +59,6 @@ REASONS = """UPDATE surveys_response SET reason = (ARRAY[
     'Tono aggressivo, non mi ha lasciato parlare',
     'Molto disponibile, grazie'])[1 + (id % 6)]
  WHERE id % 7 = 0"""
-
-
-def recreate_database(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return with_database(url, BENCH_DB)
 
 
 def add_reasons(url: str) -> None:
@@ -144,7 +136,7 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} CPUs, load average {load} at the start")
     if not args.keep:
-        url = recreate_database(args.database_url)
+        url = recreate_database(args.database_url, BENCH_DB)
         print(f"database: {BENCH_DB} on {urlsplit(url).hostname}:{urlsplit(url).port or 5432}")
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],

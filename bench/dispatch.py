@@ -28,10 +28,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import recreate_database  # noqa: E402
+
 BENCH_DB = "bench_dispatch"
 BATCH = 500
 RATIO_TARGET = 0.5
@@ -102,20 +106,6 @@ WHERE id IN (
 )
 RETURNING id
 """
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def recreate_database(url: str, name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return with_database(url, name)
 
 
 def django_env(url: str) -> dict[str, str]:
@@ -214,7 +204,6 @@ def main() -> None:
     print(f"generated {n:,} due invitations (and their contacts) in {seconds:.1f}s")
 
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

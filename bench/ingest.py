@@ -34,9 +34,13 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import recreate_database  # noqa: E402
+
 BENCH_DB = "bench_ingest"
 RATIO_TARGET = 0.25
 MEMORY_TARGET_MB = 300
@@ -154,20 +158,6 @@ def generate(directory: Path, rows: int, seed: int = 7) -> tuple[Path, Path, int
                 ]
             )
     return accounts, contacts, n_accounts
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def recreate_database(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return with_database(url, BENCH_DB)
 
 
 def drop_database(url: str) -> None:
@@ -319,7 +309,7 @@ def main() -> None:
         child(*args.child)
         return
 
-    url = recreate_database(args.database_url)
+    url = recreate_database(args.database_url, BENCH_DB)
     print(f"database: {BENCH_DB} on {urlsplit(url).hostname}:{urlsplit(url).port or 5432}")
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],

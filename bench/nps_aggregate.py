@@ -34,9 +34,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import recreate_database, with_database  # noqa: E402
+
 BENCH_DB = "bench_nps"
 SPEEDUP_TARGET = 10.0
 API_TARGET_MS = 300.0
@@ -169,20 +173,6 @@ ONE_DAY = [
 ]
 
 PANDAS_SQL = "SELECT operator_id, answered_at, score FROM surveys_response WHERE score IS NOT NULL"
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def recreate_database(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return with_database(url, BENCH_DB)
 
 
 def django_env(url: str) -> dict[str, str]:
@@ -345,7 +335,7 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} CPUs, load average {load} at the start")
     if not args.keep:
-        url = recreate_database(args.database_url)
+        url = recreate_database(args.database_url, BENCH_DB)
         print(f"database: {BENCH_DB} on {urlsplit(url).hostname}:{urlsplit(url).port or 5432}")
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
@@ -359,7 +349,6 @@ def main() -> None:
         print(f"generated in {time.perf_counter() - started:.1f}s")
 
     os.environ.update(django_env(url))
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -45,9 +45,13 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import recreate_database  # noqa: E402
+
 BENCH_DB = "bench_survey_page"
 GET_TARGET = 0.7
 POST_TARGET = 0.5
@@ -88,20 +92,6 @@ class Run:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def recreate_database(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return with_database(url, BENCH_DB)
 
 
 def server_env(url: str, secret: str) -> dict[str, str]:
@@ -389,7 +379,7 @@ def main() -> None:
     client = args.client or ("wrk" if shutil.which("wrk") else "python")
     load = run_wrk if client == "wrk" else run_python
     secret = secrets.token_urlsafe(50)
-    url = recreate_database(args.database_url)
+    url = recreate_database(args.database_url, BENCH_DB)
     print(f"database: {BENCH_DB} on {urlsplit(url).hostname}:{urlsplit(url).port or 5432}")
     env = server_env(url, secret)
     subprocess.run(
@@ -440,6 +430,11 @@ def main() -> None:
                 else:
                     method = "POST"
                     paths = [f"/s/{t}/" for t in tokens(url, "P", unanswered=True)]
+                    if not paths:
+                        raise SystemExit(
+                            "every invitation made for the POSTs is answered: "
+                            "run again with a larger --post-invitations"
+                        )
                 return load(
                     port,
                     method,
