@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncMonth
 
 from collections_link.models import Contact
@@ -111,22 +111,17 @@ def _invalid_numbers(phones: set[str], *, now: dt.datetime) -> set[str]:
     if not phones or not codes:
         return set()
     since = now - dt.timedelta(days=settings.SMS_INVALID_NUMBER_MEMORY_DAYS)
-    recent = SmsMessage.objects.filter(to__in=phones, created_at__gte=since)
-    failed = dict(
-        recent.filter(error_code__in=codes)
+    rows = (
+        SmsMessage.objects.filter(to__in=phones, created_at__gte=since)
         .values("to")
-        .annotate(last=Max("created_at"))
-        .values_list("to", "last")
+        .annotate(
+            failed=Max("created_at", filter=Q(error_code__in=codes)),
+            reached=Max("delivered_at"),
+        )
+        .filter(failed__isnull=False)
+        .values_list("to", "failed", "reached")
     )
-    if not failed:
-        return set()
-    reached = dict(
-        recent.filter(to__in=list(failed), delivered_at__isnull=False)
-        .values("to")
-        .annotate(last=Max("delivered_at"))
-        .values_list("to", "last")
-    )
-    return {phone for phone, last in failed.items() if reached.get(phone, last) <= last}
+    return {phone for phone, failed, reached in rows if reached is None or reached <= failed}
 
 
 class _Batch:
