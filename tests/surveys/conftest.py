@@ -36,3 +36,15 @@ def fake_twilio(settings: Settings) -> Iterator[FakeTwilio]:
     finally:
         server.stop()
         reset_clients()
+
+
+@pytest.fixture
+def shipped_sms_data(settings: Settings) -> None:
+    """The shipped templates, dispositions and survey as a fresh install has them, and no
+    throttle between sends (tests send hundreds in a second)."""
+    from django.apps import apps
+
+    from surveys.seed import seed_apply
+
+    seed_apply(apps)
+    settings.SMS_RATE_PER_SECOND = 1000

@@ -44,34 +44,16 @@ from surveys.models import (
     SmsStatus,
     SmsTemplate,
 )
-from surveys.policies import policy_cache_clear, policy_defaults
+from surveys.policies import policy_cache_clear
 from surveys.seed import DEFAULT_TEMPLATES, seed_apply
 from surveys.twilio import send_message
-from tests.surveys.workers import ROUND_THE_CLOCK, due_invitations, free_port
+from tests.surveys.workers import always_open, due_invitations, free_port
 
 ROME = ZoneInfo("Europe/Rome")
 # Wednesday 18 November 2026, 11:00 in Rome: inside the Italian weekday window 09:00-20:00.
 WEDNESDAY_11 = dt.datetime(2026, 11, 18, 11, 0, tzinfo=ROME)
 
-
-@pytest.fixture(autouse=True)
-def _shipped_data(settings):
-    seed_apply(apps)
-    policy_cache_clear()
-    settings.SMS_RATE_PER_SECOND = 1000
-    yield
-    policy_cache_clear()
-
-
-def always_open(**changes: object) -> Policy:
-    """The default policy with a window open round the clock, for tests whose sends run on
-    the wall clock (an eagerly run Celery task knows no other)."""
-    policy, _ = Policy.objects.update_or_create(
-        client=None,
-        defaults={**policy_defaults(), "window_profile": ROUND_THE_CLOCK, **changes},
-    )
-    policy_cache_clear()
-    return policy
+pytestmark = pytest.mark.usefixtures("shipped_sms_data")
 
 
 def statuses(ids: list[int]) -> list[str]:

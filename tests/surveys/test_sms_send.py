@@ -12,7 +12,6 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.apps import apps
 from django.core import mail
 from django.utils import timezone
 
@@ -29,7 +28,6 @@ from surveys.models import (
     Invitation,
     InvitationStatus,
     OptOut,
-    Policy,
     SmsKind,
     SmsMessage,
     SmsStatus,
@@ -38,34 +36,16 @@ from surveys.models import (
 )
 from surveys.pacing import LocalBucket
 from surveys.planner import contacts_plan
-from surveys.policies import policy_cache_clear, policy_defaults
-from surveys.seed import seed_apply
 from surveys.tasks import sms_send_task
 from surveys.twilio import find_message, send_message, twilio_client
 from tests.factories import AccountFactory, ClientFactory, ContactFactory, DebtorFactory
-from tests.surveys.workers import ROUND_THE_CLOCK, due_invitations
+from tests.surveys.workers import always_open, due_invitations
 
 ROME = ZoneInfo("Europe/Rome")
 # Wednesday 18 November 2026, 11:00 in Rome: an ordinary weekday, inside 09:00-20:00.
 WEDNESDAY_11 = dt.datetime(2026, 11, 18, 11, 0, tzinfo=ROME)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _shipped_data(settings):
-    seed_apply(apps)
-    policy_cache_clear()
-    settings.SMS_RATE_PER_SECOND = 1000
-    yield
-    policy_cache_clear()
-
-
-def always_open() -> None:
-    Policy.objects.update_or_create(
-        client=None, defaults={**policy_defaults(), "window_profile": ROUND_THE_CLOCK}
-    )
-    policy_cache_clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_sms_data")]
 
 
 def dispatched(*, phone_base: int = 3_331_000_000, at: dt.datetime = WEDNESDAY_11) -> SmsMessage:

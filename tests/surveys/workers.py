@@ -42,6 +42,20 @@ ROUND_THE_CLOCK = {
 }
 
 
+def always_open(**changes: object) -> Any:
+    """The default policy with a window open round the clock (and `changes`), for tests whose
+    sends run on the wall clock (an eagerly run Celery task knows no other)."""
+    from surveys.models import Policy
+    from surveys.policies import policy_cache_clear, policy_defaults
+
+    policy, _ = Policy.objects.update_or_create(
+        client=None,
+        defaults={**policy_defaults(), "window_profile": ROUND_THE_CLOCK, **changes},
+    )
+    policy_cache_clear()
+    return policy
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
