@@ -1,6 +1,7 @@
 """Benchmark of the debtor's survey page against a minimal Django view, under gunicorn.
 
     .venv/bin/python bench/survey_page.py [--duration 10] [--rounds 3] [--connections 4]
+        [--threads 1] [--post-invitations 40000]
         [--database-url postgres://postgres@127.0.0.1:5432/test] [--client wrk|python]
 
 It creates its own database (`bench_survey_page`, dropped first) on the server the URL names,
@@ -10,6 +11,8 @@ product's settings plus the URLconf of bench/settings_bench.py), and loads, in t
 with the same client and the same concurrency:
 
   minimal    GET  /bench/minimal/   HttpResponse("ok") through the same middleware
+  read       GET  /bench/read/      for information: one prepared one-row read by a unique key,
+                                    then "ok" (the floor of any page that reads its state)
   write      POST /bench/write/     for information: one row INSERTed and committed (the floor
                                     of any durable write), through the same middleware
   page GET   GET  /s/<token>/       the first screen of an opened link (one query)
@@ -219,7 +222,8 @@ def free_port() -> int:
         return port
 
 
-def start_server(url: str, port: int, secret: str) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, secret: str, threads: int) -> subprocess.Popen[bytes]:
+    worker = ["--worker-class", "sync"] if threads == 1 else ["--threads", str(threads)]
     server = subprocess.Popen(
         [
             sys.executable,
@@ -228,8 +232,7 @@ def start_server(url: str, port: int, secret: str) -> subprocess.Popen[bytes]:
             "config.wsgi:application",
             "--workers",
             "2",
-            "--worker-class",
-            "sync",
+            *worker,
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -369,6 +372,12 @@ def main() -> None:
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker (1: sync workers, the default; more: gthread)",
+    )
     parser.add_argument("--client", choices=["wrk", "python"], default=None)
     parser.add_argument("--child-create", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -389,6 +398,8 @@ def main() -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_write (id bigserial PRIMARY KEY, at timestamptz)")
+        conn.execute("CREATE TABLE bench_read (id bigserial PRIMARY KEY, key text UNIQUE)")
+        conn.execute("INSERT INTO bench_read (key) VALUES ('bench')")
     started = time.perf_counter()
     subprocess.run(
         [
@@ -409,12 +420,19 @@ def main() -> None:
     )
 
     port = free_port()
-    server = start_server(url, port, secret)
-    results: dict[str, list[Run]] = {"minimal": [], "write": [], "page GET": [], "page POST": []}
+    server = start_server(url, port, secret, args.threads)
+    results: dict[str, list[Run]] = {
+        "minimal": [],
+        "read": [],
+        "write": [],
+        "page GET": [],
+        "page POST": [],
+    }
     try:
         page_check(port, get_paths[0])
+        workers = "sync workers" if args.threads == 1 else f"gthread workers x {args.threads}"
         print(
-            f"gunicorn: 2 sync workers on 127.0.0.1:{port}; load: {client}, "
+            f"gunicorn: 2 {workers} on 127.0.0.1:{port}; load: {client}, "
             f"{args.connections} connections, {args.duration:g}s x {args.rounds} rounds"
         )
         with tempfile.TemporaryDirectory(prefix="bench-survey-page-") as tmp:
@@ -423,6 +441,8 @@ def main() -> None:
             def measure(name: str, duration: float) -> Run:
                 if name == "minimal":
                     method, paths = "GET", ["/bench/minimal/"]
+                elif name == "read":
+                    method, paths = "GET", ["/bench/read/"]
                 elif name == "write":
                     method, paths = "POST", ["/bench/write/"]
                 elif name == "page GET":
@@ -479,10 +499,11 @@ def main() -> None:
         f"ratio page POST / minimal: {post_ratio:.2f}  target >= {POST_TARGET}: "
         f"{'PASS' if post_ratio >= POST_TARGET else 'FAIL'}"
     )
-    print(
-        f"for information: page POST / write: {summary['page POST'][0] / summary['write'][0]:.2f}"
-        f"  (write / minimal: {summary['write'][0] / base:.2f})"
-    )
+    for page, floor in (("page GET", "read"), ("page POST", "write")):
+        print(
+            f"for information: {page} / {floor}: {summary[page][0] / summary[floor][0]:.2f}"
+            f"  ({floor} / minimal: {summary[floor][0] / base:.2f})"
+        )
     if failures:
         print(f"WARNING: {failures} requests failed or answered 4xx/5xx; the numbers are suspect")
 

@@ -93,6 +93,14 @@ def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapped
 
 
+def _spoken(response: HttpResponse, language: str) -> HttpResponse:
+    """The page's language in its header too. The pages choose their language themselves (the
+    link's, or the one the debtor picked) without activating Django's translation, so the
+    locale middleware would otherwise label an Italian page with the site's default."""
+    response.headers["Content-Language"] = language
+    return response
+
+
 class SeeOther(HttpResponseRedirect):
     """303: after a POST, the browser GETs the next screen (a reload never re-posts)."""
 
@@ -163,7 +171,7 @@ def _message(
     text = page_text(language)
     context = _base_context(language=language, token=link.token if link else None, step=None)
     context.update(heading=text[f"{kind}_title"], body=text[body or f"{kind}_body"])
-    return render(request, "surveys/message.html", context, status=status)
+    return _spoken(render(request, "surveys/message.html", context, status=status), language)
 
 
 def _not_open(
@@ -300,7 +308,7 @@ def _render_question(
         if question["kind"] != "text" or not current:
             # Choices and empty text boxes are few: cache them. Free text is the debtor's own.
             html = _cached_screen(link.wording, language, step, current)
-            return HttpResponse(html.replace(LINK_MARK, link.token))
+            return _spoken(HttpResponse(html.replace(LINK_MARK, link.token)), language)
         error = ""
     else:
         current, error = str(form.data.get(question["key"], "")), form.error_text()
@@ -312,7 +320,7 @@ def _render_question(
         current=current,
         error=error,
     )
-    return HttpResponse(html)
+    return _spoken(HttpResponse(html), language)
 
 
 def _parse_step(raw: str | None, total: int) -> int | None:
@@ -457,4 +465,4 @@ def survey_stop(request: HttpRequest, token: str) -> HttpResponse:
         return _message(request, language=language, link=None, kind="stopped")
     context = _base_context(language=language, token=None, step=None)
     context.update(action=stop_url, survey_url=reverse("surveys:page", args=[link.token]))
-    return render(request, "surveys/stop.html", context)
+    return _spoken(render(request, "surveys/stop.html", context), language)

@@ -388,6 +388,25 @@ def test_the_language_switcher_changes_the_text_and_sticks_to_the_invitation(cli
     assert not fresh.cookies
 
 
+def test_every_page_says_its_own_language_in_the_header_too(client) -> None:
+    """Content-Language names the language the page is written in, not the site's default."""
+    invitation = sent_invitation(language="it")
+    url = page_url(invitation)
+    assert client.get(url)["Content-Language"] == "it"
+    assert client.get(f"{url}?lang=es")["Content-Language"] == "es"
+    stop = f"/s/{invitation.token}/stop/"
+    assert client.get(stop)["Content-Language"] == "es"  # the choice stuck to the invitation
+    missing = client.get("/s/AAAAAAAAAAAAAAAAAAAAAA/", HTTP_ACCEPT_LANGUAGE="it")
+    assert missing["Content-Language"] == "it"
+    answer_all(client, url)
+    thanks = client.get(f"/s/{invitation.token}/thanks/?lang=en")
+    assert thanks.status_code == 200
+    assert thanks["Content-Language"] == "en"
+    answered = client.get(url)  # "already answered", in the invitation's language
+    assert answered["Content-Language"] == "es"
+    assert '<html lang="es">' in html(answered)
+
+
 def test_every_page_text_exists_in_every_language_and_says_nothing_about_money() -> None:
     keys = set(TEXT["it"])
     for language, texts in TEXT.items():
