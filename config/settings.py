@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "collections_link",
     "surveys",
     "nps",
@@ -87,9 +88,15 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the demo or an import writes; the busy timeout makes a
-    # writer wait for the lock instead of failing at once.
+    # writer wait for the lock instead of failing at once. IMMEDIATE: a transaction takes the
+    # write lock when it begins, so two that read and then write (a double submit) queue up
+    # instead of one failing with "database is locked" when it tries to upgrade its lock.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
@@ -165,6 +172,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Ingest of the collection system's feeds, and NPS analytics.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API docs page loads Swagger UI from our own static files, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery ----------------------------------------------------------------------------------
@@ -285,6 +296,11 @@ SMS_RETRY_ONCE_DELAY_HOURS: int = env.int("SMS_RETRY_ONCE_DELAY_HOURS", default=
 SMS_INVALID_NUMBER_MEMORY_DAYS: int = env.int("SMS_INVALID_NUMBER_MEMORY_DAYS", default=180)
 SURVEY_MAX_CONTACT_AGE_DAYS: int = env.int("SURVEY_MAX_CONTACT_AGE_DAYS", default=14)
 CONSENT_WORDING_VERSION: str = env.str("CONSENT_WORDING_VERSION", default="v1")
+# Named in the debtor's privacy notice: who holds the answers, and where to ask about them.
+PRIVACY_CONTROLLER: str = env.str(
+    "PRIVACY_CONTROLLER", default="Demo agency (synthetic data)" if DEBUG else ""
+)
+PRIVACY_CONTACT: str = env.str("PRIVACY_CONTACT", default="privacy@agency.example" if DEBUG else "")
 
 # Task modules beyond each app's tasks.py.
 CELERY_IMPORTS = ("surveys.cati_tasks", "surveys.webhook_tasks", "nps.followup_tasks")

@@ -40,7 +40,7 @@ DEFAULT_QUESTIONS: list[Question] = [
         "required": True,
         "text": {
             "it": "Pensando alla telefonata o alla visita che ha ricevuto, quanto è probabile "
-            "che consiglierebbe il nostro modo di lavorare a un amico o a un familiare?",
+            "che consigli il nostro modo di lavorare a un amico o a un familiare?",
             "es": "Pensando en la llamada o la visita que recibió, ¿qué probabilidad hay de que "
             "recomiende nuestra forma de trabajar a un amigo o familiar?",
             "en": "Thinking of the call or visit you received, how likely are you to recommend "
@@ -62,9 +62,10 @@ DEFAULT_QUESTIONS: list[Question] = [
         "kind": "rating5",
         "required": False,
         "text": {
-            "it": "Quanto si è sentito ascoltato? (1 = per niente, 5 = del tutto)",
-            "es": "¿Cuánto se sintió escuchado? (1 = nada, 5 = totalmente)",
-            "en": "How well did you feel listened to? (1 = not at all, 5 = completely)",
+            "it": "Quanto abbiamo ascoltato quello che aveva da dire? "
+            "(1 = per niente, 5 = del tutto)",
+            "es": "¿Cuánto escuchamos lo que tenía que decir? (1 = nada, 5 = totalmente)",
+            "en": "How well did we listen to what you had to say? (1 = not at all, 5 = completely)",
         },
     },
     {
@@ -74,7 +75,7 @@ DEFAULT_QUESTIONS: list[Question] = [
         "text": {
             "it": "Avete trovato insieme una soluzione adatta alla sua situazione?",
             "es": "¿Encontraron juntos una solución adecuada a su situación?",
-            "en": "Did you find together a solution that suits your situation?",
+            "en": "Did we find a solution together that suits your situation?",
         },
     },
 ]

@@ -50,11 +50,17 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "notfound_title": "Link non trovato",
         "notfound_body": "Non troviamo questo sondaggio. Controlli di aver aperto il link "
         "completo ricevuto per SMS. Non deve fare nulla.",
-        "privacy_line": "Rispondere è facoltativo. Le sue risposte sono riservate e servono "
-        "solo a migliorare il servizio.",
+        "privacy_line": "Rispondere è facoltativo. Risposte e commenti vanno all'azienda per "
+        "conto della quale è stato fatto il contatto, per migliorare il servizio; dopo un voto "
+        "basso potremmo richiamarla per capire che cosa non è andato.",
         "privacy_title": "Informativa sulla privacy",
+        "privacy_controller": "Titolare del trattamento: {controller}.",
+        "privacy_rights": "Per vedere, correggere o cancellare i suoi dati, od opporsi al "
+        "trattamento: {contact}.",
         "privacy_more": "Conserviamo le sue risposte insieme alla telefonata o alla visita a "
-        "cui si riferiscono, per capire che cosa funziona. Al termine del periodo di "
+        "cui si riferiscono, per capire che cosa funziona. Le vedono l'agenzia e l'azienda per "
+        "conto della quale è stato fatto il contatto, con il nome di chi l'ha fatto. "
+        "Al termine del periodo di "
         "conservazione cancelliamo il numero di telefono e i commenti scritti e teniamo solo i "
         "voti, in forma anonima. Questa pagina non usa cookie di profilazione né servizi "
         "esterni.",
@@ -98,11 +104,17 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "notfound_title": "Enlace no encontrado",
         "notfound_body": "No encontramos esta encuesta. Compruebe que ha abierto el enlace "
         "completo que recibió por SMS. No tiene que hacer nada.",
-        "privacy_line": "Responder es voluntario. Sus respuestas son confidenciales y solo "
-        "sirven para mejorar el servicio.",
+        "privacy_line": "Responder es voluntario. Las respuestas y los comentarios llegan a la "
+        "empresa en cuyo nombre se hizo el contacto, para mejorar el servicio; tras una "
+        "puntuación baja podríamos llamarle para entender qué falló.",
         "privacy_title": "Aviso de privacidad",
+        "privacy_controller": "Responsable del tratamiento: {controller}.",
+        "privacy_rights": "Para ver, corregir o suprimir sus datos, u oponerse al tratamiento: "
+        "{contact}.",
         "privacy_more": "Guardamos sus respuestas junto con la llamada o la visita a la que se "
-        "refieren, para entender qué funciona. Al final del plazo de conservación borramos el "
+        "refieren, para entender qué funciona. Las ven la agencia y la empresa en cuyo nombre "
+        "se hizo el contacto, con el nombre de quien lo hizo. "
+        "Al final del plazo de conservación borramos el "
         "número de teléfono y los comentarios escritos y solo conservamos las puntuaciones, de "
         "forma anónima. Esta página no usa cookies de seguimiento ni servicios externos.",
         "stop_link": "No quiero recibir más mensajes",
@@ -143,11 +155,16 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "notfound_title": "Link not found",
         "notfound_body": "We cannot find this survey. Please check that you opened the whole "
         "link you received by text message. There is nothing you need to do.",
-        "privacy_line": "Answering is optional. Your answers are confidential and are used only "
-        "to improve the service.",
+        "privacy_line": "Answering is optional. Your answers and comments go to the company on "
+        "whose behalf you were contacted, to improve the service; after a low score we may call "
+        "you to understand what went wrong.",
         "privacy_title": "Privacy notice",
+        "privacy_controller": "Data controller: {controller}.",
+        "privacy_rights": "To see, correct or delete your data, or to object: {contact}.",
         "privacy_more": "We keep your answers together with the call or visit they are about, "
-        "to understand what works. At the end of the retention period we delete the phone "
+        "to understand what works. The agency and the company on whose behalf you were "
+        "contacted see them, with the name of the person who contacted you. "
+        "At the end of the retention period we delete the phone "
         "number and any written comments and keep only the scores, anonymously. This page uses "
         "no tracking cookies and no outside services.",
         "stop_link": "Stop these messages",

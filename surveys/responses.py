@@ -102,9 +102,13 @@ def response_record(
 ) -> Recorded:
     """Store (part of) the answers to an invitation.
 
-    - The first call creates the response; later calls on the same channel add or change
-      answers until it is complete (resume, a way back). A complete response never changes:
-      a second submit raises AlreadyAnswered and stores nothing.
+    - The first call creates the response; later calls add or change answers until it is
+      complete (resume, a way back). A complete response never changes: a second submit
+      raises AlreadyAnswered and stores nothing.
+    - The response's channel is the one the score was given through. Answers added through
+      another channel (the page after a score sent by SMS reply) keep it; a score changed
+      through another channel takes that channel. NPS is never pooled across channels
+      silently.
     - `answers` maps question keys to raw values; each is validated against the invitation's
       survey version. The NPS score lives in `score`, the reason in `reason`, the rest in
       `answers`.
@@ -157,13 +161,14 @@ def response_record(
             started_at=now,
             caller_id=caller_id,
         )
-        if existing is not None and existing.channel != channel:
-            response.channel = channel
         for key, value in cleaned.items():
             if key == "nps":
                 if value is not None and response.score != value:
                     response.score = value
                     response.answered_at = now
+                    # The channel says how the score was given: a reason or extras added later
+                    # through another channel (the page after an SMS reply) do not relabel it.
+                    response.channel = channel
             elif key == "reason":
                 response.reason = value or ""
             else:

@@ -15,20 +15,23 @@ DEFAULT_SURVEY_NAME = "Default satisfaction survey"
 # test), with room for a public base URL of up to about 35 characters: Spanish avoids á í ó ú,
 # which are not GSM-7 and would cut the limit to 70 (é, ñ, ¿ and ¡ are GSM-7).
 DEFAULT_TEMPLATES: dict[tuple[str, str], str] = {
-    ("invitation", "it"): "Grazie per il suo tempo. Com'è andata? Risponda con un voto 0-10 o apra "
-    "{link} STOP per non ricevere SMS",
-    ("invitation", "es"): "¡Gracias! ¿Qué tal le atendimos? Responda con una nota 0-10 o abra "
-    "{link} BAJA para no recibir SMS",
+    # Thanks first; the opt-out line says what to do, in the debtor's language. One GSM-7 SMS
+    # with links up to 61 characters (a public address of about 37).
+    ("invitation", "it"): "Grazie! Com'è andata? Risponda con un voto 0-10 o apra {link} Risponda "
+    "STOP per non ricevere SMS",
+    ("invitation", "es"): "¡Gracias! ¿Qué tal fue? Responda con una nota 0-10 o abra {link} "
+    "Responda BAJA para no recibir SMS",
     ("invitation", "en"): "Thanks for your time. How did we do? Reply with a score 0-10 or open "
     "{link} Reply STOP to opt out",
-    ("reminder", "it"): "Ci aiuta a migliorare? Risponda con un voto 0-10 o apra {link} STOP per "
-    "non ricevere SMS",
-    ("reminder", "es"): "¿Nos ayuda a mejorar? Responda con una nota 0-10 o abra {link} BAJA para "
-    "no recibir SMS",
-    ("reminder", "en"): "Could you help us improve? Reply with a score 0-10 or open {link} Reply "
-    "STOP to opt out",
+    ("reminder", "it"): "Grazie ancora! Com'è andata? Risponda con un voto 0-10 o apra {link} "
+    "Risponda STOP per non ricevere SMS",
+    ("reminder", "es"): "¡Gracias de nuevo! ¿Qué tal fue? Responda 0-10 o abra {link} "
+    "Responda BAJA para no recibir SMS",
+    ("reminder", "en"): "Thanks again for your time. How did we do? Reply with a score 0-10 or "
+    "open {link} Reply STOP to opt out",
     ("confirmation", "it"): "Non riceverà altri SMS da noi. Risponda START per riattivarli.",
-    ("confirmation", "es"): "No recibira mas SMS nuestros. Responda ALTA para reactivarlos.",
+    # No accents: á, í, ó and ú are not GSM-7 (a misspelled word reads worse than none).
+    ("confirmation", "es"): "Ya no le enviaremos SMS. Responda ALTA para volver a recibirlos.",
     ("confirmation", "en"): "You will get no more texts from us. Reply START to opt back in.",
 }
 

@@ -34,6 +34,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -145,11 +146,24 @@ def _requested_language(request: HttpRequest) -> str | None:
     return code if code in LANGUAGES else None
 
 
+def _privacy(text: dict[str, str]) -> list[str]:
+    """Who holds the answers and whom to ask about them, when the agency has said so
+    (PRIVACY_CONTROLLER, PRIVACY_CONTACT; `manage.py check --deploy` warns while unset)."""
+    lines = []
+    if settings.PRIVACY_CONTROLLER:
+        lines.append(text["privacy_controller"].format(controller=settings.PRIVACY_CONTROLLER))
+    if settings.PRIVACY_CONTACT:
+        lines.append(text["privacy_rights"].format(contact=settings.PRIVACY_CONTACT))
+    return lines
+
+
 def _base_context(*, language: str, token: str | None, step: int | None) -> dict[str, Any]:
     extra = f"&step={step}" if step else ""
+    text = page_text(language)
     return {
         "lang": language,
-        "t": page_text(language),
+        "t": text,
+        "privacy": _privacy(text),
         "css": page_css(),
         "languages": [
             {"code": code, "name": LANGUAGE_NAMES[code], "href": f"?lang={code}{extra}"}
@@ -461,7 +475,9 @@ def survey_stop(request: HttpRequest, token: str) -> HttpResponse:
             detail=f"survey page, invitation {link.id}",
         )
         return SeeOther(f"{stop_url}?done=1")
-    if request.GET.get("done") and is_opted_out(link.phone_e164):
+    if is_opted_out(link.phone_e164):
+        # Already out (here, by SMS or by a caller): say so in any language the debtor
+        # switches to, instead of asking again.
         return _message(request, language=language, link=None, kind="stopped")
     context = _base_context(language=language, token=None, step=None)
     context.update(action=stop_url, survey_url=reverse("surveys:page", args=[link.token]))

@@ -4,7 +4,8 @@
    Keys on the idle screen: N = next call.
    Keys on a case: a digit (with no field focused) starts the score; Enter moves to the next
    question and saves after the last one; Ctrl+Enter saves at once; Esc leaves a field; with no
-   field focused, a disposition's letter selects it (and Enter records it). */
+   field focused, a disposition's letter selects it (and Enter records it). After a refused
+   save, the field in error has the focus. */
 (function () {
   "use strict";
   var root = document.querySelector(".cati");
@@ -41,6 +42,14 @@
   var chain = answers ? Array.prototype.filter.call(
     answers.querySelectorAll("input[type=text], select, textarea"),
     function (el) { return el.name !== "caller_note"; }) : [];
+  // A save refused for a field: the caller goes on typing in that field, not on the page,
+  // where a letter (s, n) would select an outcome instead of answering.
+  var broken = answers && answers.querySelector(
+    ".has-error input, .has-error select, .has-error textarea");
+  if (broken) {
+    broken.focus();
+    if (broken.select) { broken.select(); }
+  }
   var shortcuts = {};
   if (outcome) {
     Array.prototype.forEach.call(outcome.querySelectorAll("input[data-shortcut]"), function (r) {

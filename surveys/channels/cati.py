@@ -600,11 +600,34 @@ def _held_case(*, case_id: int, caller: AbstractBaseUser, now: dt.datetime) -> C
         return case
     if case.status == HELD:
         raise CaseNotHeld("Another caller holds this case now. Nothing was saved.")
+    already = _just_recorded_by(case, caller=caller, now=now)
+    if already:
+        raise CaseNotHeld(already)
     if case.status == DONE:
         raise CaseNotHeld("This case is closed. Nothing was saved.")
     raise CaseNotHeld(
         "Your hold on this case ran out and it went back to the queue. Nothing was saved."
     )
+
+
+# A second press of the same button arrives within seconds of the first.
+DOUBLE_SUBMIT = dt.timedelta(minutes=2)
+
+
+def _just_recorded_by(case: CatiCase, *, caller: AbstractBaseUser, now: dt.datetime) -> str:
+    """What this caller recorded on the case a moment ago, when a second submit of the same
+    form finds it already released: "already saved", not a false "nothing was saved"."""
+    last = (
+        CallAttempt.objects.filter(case=case, disposition__isnull=False)
+        .select_related("disposition")
+        .order_by("-id")
+        .first()
+    )
+    if last is None or last.caller_id != caller.pk or last.disposition is None:
+        return ""
+    if now - (last.ended_at or last.started_at) > DOUBLE_SUBMIT:
+        return ""
+    return f"Already saved a moment ago: {last.disposition.label}. Nothing more was stored."
 
 
 def cati_callback_validate(

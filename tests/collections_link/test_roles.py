@@ -3,6 +3,8 @@ login page, the home page, and the create_user command."""
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from io import StringIO
 from typing import Any
 
@@ -14,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.test import Client as HttpClient
 
+from collections_link.admin import staff_follows_role
 from collections_link.models import Client, Membership, Role
 from collections_link.roles import client_for_user_or_404, user_role, visible_clients
 from tests.factories import ClientFactory, UserFactory, user_with_role
@@ -121,8 +124,48 @@ def test_the_login_page_logs_in_and_lands_on_home(acme) -> None:
     assert response.status_code == 302
     assert response["Location"] == "/"
     home = http.get("/").content.decode()
-    assert "You are signed in as supervisor" in home
+    assert "You are signed in as Supervisor" in home
     assert "Acme Energia" in home
+
+
+def links(html: str) -> dict[str, str]:
+    return dict((label, url) for url, label in re.findall(r'<a href="([^"]+)">([^<]+)</a>', html))
+
+
+def test_each_role_lands_on_links_to_its_own_work(acme, beta) -> None:
+    """Home is the way into the product: every role sees the pages it may open, and each one
+    opens for it."""
+    cases = {
+        Role.SUPERVISOR: (
+            user_with_role("sara", Role.SUPERVISOR),
+            {
+                "Agency dashboard": "/dashboard/",
+                "Opt-out messages to review": "/admin/surveys/reviewitem/?state__exact=open",
+                "CATI supervision": "/cati/supervisor/",
+                "CATI console": "/cati/",
+                "NPS dashboard: Acme Energia": "/dashboard/c/acme-energia/",
+                "NPS dashboard: Beta Telco": "/dashboard/c/beta-telco/",
+            },
+        ),
+        Role.CALLER: (user_with_role("carlo", Role.CALLER), {"CATI console": "/cati/"}),
+        Role.CLIENT_VIEWER: (
+            user_with_role("vera", Role.CLIENT_VIEWER, acme),
+            {"NPS dashboard: Acme Energia": "/dashboard/c/acme-energia/"},
+        ),
+    }
+    for role, (user, expected) in cases.items():
+        if role == Role.SUPERVISOR:
+            staff_follows_role(user.pk)
+        http = HttpClient()
+        http.force_login(user)
+        found = links(unescape(http.get("/").content.decode()))
+        for label, url in expected.items():
+            assert found.get(label) == url, (role, label, found)
+            assert http.get(url).status_code == 200, (role, url)
+        if role != Role.SUPERVISOR:
+            assert "Agency dashboard" not in found and "Administration" not in found
+        if role == Role.CLIENT_VIEWER:
+            assert "Beta Telco" not in str(found)
 
 
 def test_a_client_viewers_home_lists_only_its_own_client(acme, beta) -> None:

@@ -49,10 +49,26 @@ def test_check_deploy_is_clean_in_production_mode() -> None:
             "DEBUG": "0",
             "SECRET_KEY": "k" * 20 + "Q2x9-Zp7_rT5vN3mB8cL1wE6yU4iO0aS",
             "ALLOWED_HOSTS": "nps.example.com",
+            "PRIVACY_CONTROLLER": "Agenzia Esempio S.r.l.",
+            "PRIVACY_CONTACT": "privacy@agenzia.example",
         },
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_while_the_privacy_notice_names_nobody() -> None:
+    result = run_manage(
+        "check",
+        "--deploy",
+        env={
+            "DEBUG": "0",
+            "SECRET_KEY": "k" * 20 + "Q2x9-Zp7_rT5vN3mB8cL1wE6yU4iO0aS",
+            "ALLOWED_HOSTS": "nps.example.com",
+        },
+    )
+    assert "surveys.W001" in result.stdout + result.stderr
+    assert "PRIVACY_CONTROLLER and PRIVACY_CONTACT not set" in result.stdout + result.stderr
 
 
 def test_a_bad_sms_backend_is_refused_with_the_allowed_values() -> None:

@@ -35,6 +35,17 @@ def log_in(page, live_server, username: str) -> None:
     page.wait_for_url(live_server.url + "/cati/")
 
 
+def first_case_on_screen(live_server, page_factory):
+    """Andrea signs in and presses N: the one due case is on screen."""
+    case = make_case(due_at=timezone.now() - dt.timedelta(minutes=10))
+    caller("andrea")
+    page = page_factory(**DESK)
+    log_in(page, live_server, "andrea")
+    page.keyboard.press("n")
+    page.wait_for_url(f"{live_server.url}/cati/case/{case.pk}/")
+    return case, page
+
+
 def test_a_caller_works_a_case_from_the_keyboard_alone(live_server, page_factory) -> None:
     case = make_case(due_at=timezone.now() - dt.timedelta(minutes=10), phone="+393331234567")
     second = make_case(due_at=timezone.now() - dt.timedelta(minutes=5), phone="+393337654321")
@@ -74,15 +85,30 @@ def test_a_caller_works_a_case_from_the_keyboard_alone(live_server, page_factory
     assert second.status == CatiCaseStatus.QUEUED and second.attempts == 1
 
 
+def test_after_a_refused_answer_the_caller_types_in_the_field_not_an_outcome_key(
+    live_server, page_factory
+) -> None:
+    """The error says "type y (or s)": typing s must answer, not pick "number not in service"."""
+    case, page = first_case_on_screen(live_server, page_factory)
+    page.keyboard.type("8")
+    for text in ("", "Gentile", "4", "forse"):  # the score's Enter, then each answer
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+    page.locator(".q.has-error").wait_for()
+    assert page.evaluate("document.activeElement.name") == "solution"
+    page.keyboard.type("s")
+    page.keyboard.press("Enter")
+    page.get_by_text("Saved: complete interview, score 8.").wait_for()
+    response = Response.objects.get()
+    assert (response.score, response.answers["solution"]) == (8, True)
+    case.refresh_from_db()
+    assert case.final_disposition.code == "complete"
+
+
 def test_ten_is_two_keys_and_a_score_of_11_is_stopped_in_the_page(
     live_server, page_factory
 ) -> None:
-    case = make_case(due_at=timezone.now() - dt.timedelta(minutes=10))
-    caller("andrea")
-    page = page_factory(**DESK)
-    log_in(page, live_server, "andrea")
-    page.keyboard.press("n")
-    page.wait_for_url(f"{live_server.url}/cati/case/{case.pk}/")
+    _case, page = first_case_on_screen(live_server, page_factory)
     page.keyboard.type("11")
     page.keyboard.press("Enter")
     page.get_by_text("11 is outside the scale: the score is 0 to 10.").wait_for()
@@ -96,12 +122,7 @@ def test_ten_is_two_keys_and_a_score_of_11_is_stopped_in_the_page(
 
 
 def test_a_callback_booked_from_the_keyboard(live_server, page_factory) -> None:
-    case = make_case(due_at=timezone.now() - dt.timedelta(minutes=10))
-    caller("andrea")
-    page = page_factory(**DESK)
-    log_in(page, live_server, "andrea")
-    page.keyboard.press("n")
-    page.wait_for_url(f"{live_server.url}/cati/case/{case.pk}/")
+    case, page = first_case_on_screen(live_server, page_factory)
     page.keyboard.press("a")  # call-back: the date field takes the focus
     assert page.evaluate("document.activeElement.id") == "id_callback_date"
     tomorrow = (timezone.now().astimezone(ROME) + dt.timedelta(days=1)).date()

@@ -4,6 +4,8 @@ dispositions, and every bad input refused with a message and nothing stored wron
 from __future__ import annotations
 
 import datetime as dt
+import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client as HttpClient
@@ -44,6 +46,13 @@ def signed_in(user) -> HttpClient:
     http = HttpClient()
     http.force_login(user)
     return http
+
+
+def book_callback(http: HttpClient, case: CatiCase, day: dt.date, at: str):
+    return http.post(
+        f"/cati/case/{case.pk}/disposition/",
+        {"disposition": "callback", "callback_date": day.isoformat(), "callback_time": at},
+    )
 
 
 def due_case(**kwargs) -> CatiCase:
@@ -142,6 +151,28 @@ def test_a_partial_interview_keeps_the_score() -> None:
     assert case.invitation.status == InvitationStatus.PARTIAL
 
 
+def test_a_second_press_of_save_says_it_was_already_saved_not_that_nothing_was() -> None:
+    case = due_case()
+    http = signed_in(caller())
+    http.post("/cati/next/")
+    answers = {"nps": "6", "reason": "ok", "action": "complete"}
+    assert http.post(f"/cati/case/{case.pk}/answers/", answers).status_code == 302
+    again = http.post(f"/cati/case/{case.pk}/answers/", answers)
+    assert again.status_code == 409
+    assert "Already saved a moment ago: Complete." in again.text
+    assert "Nothing was saved" not in again.text
+    assert Response.objects.get().score == 6
+
+    other = due_case(phone="+393337654321")
+    http.post("/cati/next/")
+    no_answer = {"disposition": "no_answer"}
+    assert http.post(f"/cati/case/{other.pk}/disposition/", no_answer).status_code == 302
+    again = http.post(f"/cati/case/{other.pk}/disposition/", no_answer)
+    assert "Already saved a moment ago: No answer." in again.text
+    other.refresh_from_db()
+    assert other.attempts == 1  # counted once
+
+
 def test_a_score_of_11_is_refused_and_nothing_is_stored() -> None:
     case = due_case()
     andrea = caller()
@@ -199,19 +230,35 @@ def test_a_disposition_with_its_shortcut_puts_the_case_back_with_its_delay() -> 
     assert "Busy: due again" in http.get("/cati/").text
 
 
+def test_the_debtors_time_and_call_back_are_shown_in_their_zone_not_the_agencys() -> None:
+    """A debtor in the Canary Islands is an hour behind Rome: the screen must say their time."""
+    canary = ZoneInfo("Atlantic/Canary")
+    case = due_case(zones="Atlantic/Canary", language="es", country="ES", phone="+34928123456")
+    http = signed_in(caller())
+    http.post("/cati/next/")
+    before = timezone.now()
+    page = http.get(f"/cati/case/{case.pk}/").text
+    after = timezone.now()
+    shown = re.search(r'<span class="localtime">(\d\d:\d\d),', page)
+    assert shown is not None
+    assert shown.group(1) in {t.astimezone(canary).strftime("%H:%M") for t in (before, after)}
+
+    tomorrow = (timezone.now().astimezone(canary) + dt.timedelta(days=1)).date()
+    booked = book_callback(http, case, tomorrow, "12:00")
+    assert booked.status_code == 302
+    case.refresh_from_db()
+    assert case.callback_at == dt.datetime.combine(tomorrow, dt.time(12, 0), tzinfo=canary)
+    hold(case, caller("bruno"), now=case.callback_at)
+    again = signed_in(case.held_by).get(f"/cati/case/{case.pk}/").text
+    assert re.search(r"Call-back booked for</dt><dd>[^<]*, 12:00 their time", again)
+
+
 def test_a_callback_in_the_past_is_refused() -> None:
     case = due_case()
     http = signed_in(caller())
     http.post("/cati/next/")
     yesterday = (timezone.now().astimezone(ROME) - dt.timedelta(days=1)).date()
-    response = http.post(
-        f"/cati/case/{case.pk}/disposition/",
-        {
-            "disposition": "callback",
-            "callback_date": yesterday.isoformat(),
-            "callback_time": "10:00",
-        },
-    )
+    response = book_callback(http, case, yesterday, "10:00")
     assert response.status_code == 400
     assert "That call-back time has already passed" in response.text
     case.refresh_from_db()

@@ -183,7 +183,7 @@ def test_a_keyword_opts_the_number_out_for_every_client(
 def test_the_confirmation_speaks_the_keywords_language(reply: Reply) -> None:
     invitation_for(language="it", sent_at=timezone.now())
     reply("BAJA")
-    assert confirmations()[0].body.startswith("No recibira mas SMS")
+    assert confirmations()[0].body.startswith("Ya no le enviaremos SMS")
 
 
 @pytest.mark.django_db

@@ -7,8 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from html import unescape
 
 import pytest
+from django.core.checks import run_checks
 from django.test import Client
 
 from surveys.definitions import DEFAULT_QUESTIONS, validate_questions
@@ -18,11 +20,13 @@ from surveys.models import (
     OptOut,
     OptOutEvent,
     Response,
+    ResponseChannel,
     Survey,
     SurveyVersion,
 )
 from surveys.page_text import TEXT
-from surveys.views import page_css
+from surveys.responses import response_record
+from surveys.views import _cached_screen, page_css
 from tests.surveys.page_support import page_url, sent_invitation
 
 pytestmark = pytest.mark.django_db
@@ -365,6 +369,61 @@ def test_a_cati_invitation_can_still_be_answered_on_the_web(client) -> None:
     assert Response.objects.get().complete is True
 
 
+def test_a_score_sent_by_sms_reply_keeps_its_channel_when_the_page_adds_the_reason(client) -> None:
+    invitation = sent_invitation()
+    response_record(
+        invitation_id=invitation.pk, channel=ResponseChannel.SMS_REPLY, answers={"nps": "7"}
+    )
+    url = page_url(invitation)
+    resumed = client.get(url)
+    assert "Domanda 2 di 4" in html(resumed)  # the score is in: the page resumes after it
+    assert client.post(url, {"step": "2", "reason": "Cortesi"}).status_code == 303
+    assert client.post(url, {"step": "3", "listened": "4"}).status_code == 303
+    response = Response.objects.get()
+    assert (response.score, response.reason, response.channel) == (
+        7,
+        "Cortesi",
+        ResponseChannel.SMS_REPLY,
+    )
+    # Changing the score on the page makes it a score given on the web.
+    assert client.post(url, {"step": "1", "nps": "9"}).status_code == 303
+    response.refresh_from_db()
+    assert (response.score, response.channel) == (9, ResponseChannel.WEB)
+
+
+def test_every_question_screen_has_the_question_as_its_heading(client) -> None:
+    """Screen-reader users jump by heading; the browser's own "required" bubble would speak the
+    phone's language, so the form leaves checking to the page, which speaks the debtor's."""
+    invitation = sent_invitation()
+    url = page_url(invitation)
+    first = html(client.get(url))
+    assert re.search(r"<legend><h1 class=\"q\">[^<]*probabile", first)
+    assert re.search(r"<form [^>]*novalidate", first)
+    client.post(url, {"step": "1", "nps": "9"})
+    second = html(client.get(f"{url}?step=2"))
+    assert re.search(r'<h1 class="q"><label class="qlabel" for="reason">', second)
+    assert len(re.findall(r"<h1\b", first)) == len(re.findall(r"<h1\b", second)) == 1
+
+
+def test_the_privacy_notice_says_who_sees_the_answers_and_whom_to_ask(client, settings) -> None:
+    settings.PRIVACY_CONTROLLER = "Agenzia Esempio S.r.l."
+    settings.PRIVACY_CONTACT = "privacy@agenzia.example"
+    _cached_screen.cache_clear()
+    page = unescape(html(client.get(page_url(sent_invitation()))))
+    assert "Risposte e commenti vanno all'azienda per conto della quale" in page
+    assert "dopo un voto basso potremmo richiamarla" in page
+    assert "riservate" not in page  # the old promise the product could not keep
+    assert "Titolare del trattamento: Agenzia Esempio S.r.l." in page
+    assert "od opporsi al trattamento: privacy@agenzia.example." in page
+
+    settings.PRIVACY_CONTROLLER = settings.PRIVACY_CONTACT = ""
+    _cached_screen.cache_clear()
+    page = html(client.get(page_url(sent_invitation(phone="+393339876543"))))
+    assert "Titolare del trattamento" not in page
+    warnings = [m.id for m in run_checks(include_deployment_checks=True)]
+    assert "surveys.W001" in warnings
+
+
 # --- language ---------------------------------------------------------------------------------
 
 
@@ -478,6 +537,12 @@ def test_the_opt_out_link_asks_first_and_a_get_never_opts_out(client) -> None:
     event = OptOutEvent.objects.get(opt_out=opt_out)
     assert (event.opted_out, event.source) == (True, OptOutEvent.Source.WEB)
     assert "Non riceverà più richieste" in html(client.get(done.headers["Location"]))
+    # Once out, the page says so in any language and never asks again.
+    for lang, done_text in (("en", "You will not receive"), ("es", "No recibirá más")):
+        again = html(client.get(f"{stop_url}?lang={lang}"))
+        assert done_text in again
+        assert "<form" not in again
+    assert OptOutEvent.objects.filter(opt_out=opt_out).count() == 1
 
 
 def test_a_debtor_can_opt_out_from_an_expired_link(client) -> None:

@@ -230,7 +230,10 @@ def step_users(run: DemoRun) -> str:
                 created += 1
             superuser = login.role == Role.AGENCY_ADMIN
             user.first_name, user.last_name = login.first_name, login.last_name
-            user.is_superuser = user.is_staff = superuser
+            user.is_superuser = superuser
+            # The admin (the opt-out review queue) opens to the agency's roles, as when an
+            # administrator gives someone a role (`staff_follows_role`).
+            user.is_staff = login.role in {Role.AGENCY_ADMIN, Role.SUPERVISOR}
             user.is_active = True
             _ensure_password(user, login.password, hashes)
             user.save()
