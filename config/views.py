@@ -41,7 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 _("Opt-out messages to review"),
                 reverse("admin:surveys_reviewitem_changelist") + "?state__exact=open",
                 _(
-                    "Replies that may mean \u201cstop writing to me\u201d: opt the number out "
+                    'Replies that may mean "stop writing to me": opt the number out '
                     "or dismiss."
                 ),
             )
@@ -78,7 +78,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 Destination(
                     _("SMS outbox"),
                     reverse("sms-outbox"),
-                    _("The messages the development backend \u201csent\u201d, with their links."),
+                    _('The messages the development backend "sent", with their links.'),
                 )
             )
         places.append(

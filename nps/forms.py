@@ -93,11 +93,24 @@ class DashboardFilterForm(forms.Form):
         return cleaned
 
     def values(self) -> dict[str, Any]:
-        """The valid filters (empty when the form is invalid: the page then shows everything
-        and says why)."""
-        if not self.is_valid():
-            return {}
-        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+        """The valid filters. A filter that is not valid is left out, and only that one (the
+        page names it); a period that starts after it ends drops both its dates."""
+        self.is_valid()
+        cleaned = dict(getattr(self, "cleaned_data", {}))
+        if self.non_field_errors():
+            cleaned.pop("from", None)
+            cleaned.pop("to", None)
+        return {k: v for k, v in cleaned.items() if v not in (None, "") and k not in self.errors}
+
+    def ignored(self) -> list[str]:
+        """What the page says about the filters it left out: each with its label and why."""
+        notes = [
+            f"{self[name].label}: {' '.join(errors)}"
+            for name, errors in self.errors.items()
+            if name in self.fields
+        ]
+        notes += [str(e) for e in self.non_field_errors()]
+        return notes
 
     def selected_operator(self) -> Operator | None:
         if "operator" not in self.fields:

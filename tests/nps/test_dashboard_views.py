@@ -136,6 +136,21 @@ def test_a_bad_filter_is_reported_and_ignored_not_a_server_error(world, client):
     assert _headline(html) == ("0.0", "15")
 
 
+def test_one_bad_filter_is_left_out_and_the_others_still_apply(world, client):
+    now, a, _b = world
+    client.force_login(a.viewer)
+    recent = (now - dt.timedelta(days=10)).date().isoformat()
+
+    response = client.get(f"/dashboard/c/acme-energia/?from={recent}&contact_type=fax")
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert _headline(html) == ("10.0", "10")  # the period still applies (as alone: n 10)
+    assert "These filters were not valid and are ignored" in html
+    assert re.search(r"<li>Contact type: Select a valid choice\.", html)
+    assert f"export/trend.csv?from={recent}" in html  # the exports keep the valid filter
+
+
 # --- CSV equals the tables shown ---------------------------------------------------------------
 
 
