@@ -185,9 +185,16 @@ class ClientDashboard:
             client_id=self.client.pk, filters=self.filters
         )
 
+    @property
+    def rates_ignore_channel(self) -> bool:
+        """Response rates are per invitation, and an invitation the debtor did not answer by
+        SMS moves to CATI: filtering them by the channel of the answer would keep only the
+        debtors who answered there. The survey-channel filter applies to the NPS figures only."""
+        return self.filters.channels is not None
+
     @cached_property
     def rates(self) -> dict[str, Any]:
-        rows = selectors.response_rates(filters=self.filters, group_by=())
+        rows = selectors.response_rates(filters=replace(self.filters, channels=None), group_by=())
         return rows[0] if rows else {}
 
     @cached_property

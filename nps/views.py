@@ -108,7 +108,14 @@ def _all_client_ids() -> list[int]:
 def _agency_clients_table(
     rows: list[NpsRow], rates: dict[str, dict[str, Any]], *, rates_recent: bool
 ) -> Table:
-    rr1 = _("RR1 response rate, last 7 days (%)") if rates_recent else _("RR1 response rate (%)")
+    # RR1 counts closed cases only (AAPOR's final dispositions); beside it, how many are still
+    # in the field, so a young week's high rate is read for what it is.
+    if rates_recent:
+        rr1 = _("RR1 response rate of closed cases, last 7 days (%)")
+        still_open = _("cases still open, last 7 days")
+    else:
+        rr1 = _("RR1 response rate of closed cases (%)")
+        still_open = _("cases still open")
     return Table(
         key="clients",
         title=_("Clients"),
@@ -119,6 +126,7 @@ def _agency_clients_table(
             _("interval low"),
             _("interval high"),
             rr1,
+            still_open,
             _("open follow-ups"),
             _("overdue follow-ups"),
         ],
@@ -130,6 +138,7 @@ def _agency_clients_table(
                 num(r.ci_low, signed=True),
                 num(r.ci_high, signed=True),
                 pct(rates.get(str(r.keys.get("client")), {}).get("rr1")),
+                str(rates.get(str(r.keys.get("client")), {}).get("open", 0)),
                 str(r.extra.get("open_followups", 0)),
                 str(r.extra.get("overdue_followups", 0)),
             ]
@@ -318,6 +327,8 @@ def client_dashboard(
     }
     if section == "scores":
         context.update(comments=data.comments)
+    if section == "responses":
+        context.update(rates_ignore_channel=data.rates_ignore_channel)
     if section == "overview":
         overall = data.overall
         context.update(

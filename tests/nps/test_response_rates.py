@@ -33,7 +33,7 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 
-from collections_link.models import Client, Operator
+from collections_link.models import Client, Operator, Role
 from nps.selectors import response_rates
 from nps.selectors._common import without_jit
 from nps.types import NpsFilters
@@ -47,7 +47,7 @@ from surveys.models import (
     SmsMessage,
     new_token,
 )
-from tests.factories import ClientFactory, ContactFactory, OperatorFactory
+from tests.factories import ClientFactory, ContactFactory, OperatorFactory, user_with_role
 from tests.nps.nps_support import default_version
 
 UTC = dt.UTC
@@ -348,3 +348,32 @@ def test_without_jit_turns_it_off_for_the_queries_inside():
     with connection.cursor() as cursor:  # and only inside (a request runs in autocommit)
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("on",)
+
+
+def test_the_rates_tab_keeps_every_channel_and_says_why_when_one_is_picked(field, client):
+    """Keeping only invitations answered on the web would keep only the debtors who answered:
+    an RR1 of nearly 100 %. The tab counts every invitation and says so."""
+    client.force_login(user_with_role("vera", Role.CLIENT_VIEWER, field.acme))
+    url = "/dashboard/c/acme-energia/responses/"
+    everything = client.get(url)
+    web = client.get(f"{url}?channel=web")
+    assert web.status_code == 200
+    assert web.context["tables"]["rates"].rows == everything.context["tables"]["rates"].rows
+    assert "The survey-channel filter applies to the NPS figures, not to these rates." in (
+        web.content.decode()
+    )
+    assert "survey-channel filter applies" not in everything.content.decode()
+
+
+def test_the_agency_table_shows_how_many_cases_are_still_open_beside_rr1(field, client):
+    client.force_login(user_with_role("sara", Role.SUPERVISOR))
+    table = client.get("/dashboard/?from=2026-01-01").context["table"]
+    rr1 = table.columns.index("RR1 response rate of closed cases (%)")
+    assert table.columns[rr1 + 1] == "cases still open"
+    [row] = table.rows
+    # Counted as of now, like the page (the module's NOW is a fixed past day).
+    [rates] = response_rates(
+        filters=NpsFilters(client_ids=[field.acme.pk], date_from=dt.date(2026, 1, 1))
+    )
+    assert row[rr1 + 1] == str(rates["open"])
+    assert row[rr1] == f"{100 * rates['rr1']:.1f}"
