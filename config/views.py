@@ -40,10 +40,7 @@ def home(request: HttpRequest) -> HttpResponse:
             Destination(
                 _("Opt-out messages to review"),
                 reverse("admin:surveys_reviewitem_changelist") + "?state__exact=open",
-                _(
-                    'Replies that may mean "stop writing to me": opt the number out '
-                    "or dismiss."
-                ),
+                _('Replies that may mean "stop writing to me": opt the number out or dismiss.'),
             )
         )
         places.append(
