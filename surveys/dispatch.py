@@ -35,7 +35,7 @@ from surveys.models import (
     SmsTemplate,
 )
 from surveys.pg import server_binding_cursor
-from surveys.policies import policy_for_client_id, policy_window_profile_cached
+from surveys.policies import client_window_profile, policy_for_client_id
 from surveys.windows import WindowProfile, is_allowed, next_allowed
 
 logger = logging.getLogger(__name__)
@@ -69,9 +69,8 @@ class Schedulable(Protocol):
 
 
 def invitation_zones_profile(invitation: Schedulable) -> tuple[tuple[str, ...], WindowProfile]:
-    policy = policy_for_client_id(invitation.client_id)
     zones = tuple(invitation.time_zones.split())
-    return zones, policy_window_profile_cached(policy)
+    return zones, client_window_profile(invitation.client_id)
 
 
 def invitation_next_send_time(invitation: Schedulable, *, after: dt.datetime) -> dt.datetime | None:

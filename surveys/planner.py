@@ -35,7 +35,7 @@ from surveys.models import (
     SurveyVersion,
     new_token,
 )
-from surveys.policies import policy_for_client, policy_window_profile
+from surveys.policies import client_window_profile, policy_for_client
 from surveys.windows import next_allowed, possible_time_zones
 
 logger = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ def _decide(
     send_after = next_allowed(
         earliest,
         zones=zones,
-        profile=policy_window_profile(policy),
+        profile=client_window_profile(contact.client_id),
         jitter_seconds=JITTER_SECONDS,
         rng=rng,
     )

@@ -67,6 +67,26 @@ def policy_for_client_id(client_id: int, *, cache: dict[int, Policy] | None = No
 def policy_cache_clear() -> None:
     _policy_cache.clear()
     _profiles.clear()
+    _client_countries.clear()
+
+
+_client_countries: dict[int, str] = {}
+
+
+def client_window_profile(client_id: int, *, country: str | None = None) -> WindowProfile:
+    """When a client's debtors may be messaged or called. A client's own policy sets it (its
+    full profile, or its window country). A client on the agency's default policy gets the
+    built-in window of its own country when there is one (IT, ES, US: Spain's hours for a
+    Spanish client's debtors, not Italy's); the default's window country serves the rest."""
+    policy = policy_for_client_id(client_id)
+    if policy.window_profile or policy.client_id is not None:
+        return policy_window_profile_cached(policy)
+    if country is None:
+        country = _client_countries.get(client_id)
+        if country is None:
+            found = Client.objects.filter(pk=client_id).values_list("country", flat=True).first()
+            country = _client_countries[client_id] = (found or "").upper()
+    return PROFILES.get(country.upper()) or policy_window_profile_cached(policy)
 
 
 def _policy_lookup(client_id: int) -> Policy:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from surveys.models import CatiCase, Policy
-from surveys.policies import policy_for_client_id, policy_window_profile_cached
+from surveys.policies import client_window_profile, policy_for_client_id
 from surveys.windows import WindowProfile, intervals, is_allowed, next_allowed
 
 # Day-parts in the debtor's local time: (name, first minute).
@@ -66,7 +66,7 @@ class CaseRules:
 def case_rules(case: CatiCase) -> CaseRules:
     policy = policy_for_client_id(case.client_id)
     zones = tuple(case.invitation.time_zones.split())
-    return CaseRules(policy=policy, zones=zones, profile=policy_window_profile_cached(policy))
+    return CaseRules(policy=policy, zones=zones, profile=client_window_profile(case.client_id))
 
 
 def day_part(instant: dt.datetime, tz: ZoneInfo) -> int:

@@ -91,11 +91,17 @@ def test_nothing_is_planned_on_a_sunday_or_an_italian_holiday() -> None:
     assert dt.time(10, 0) <= local.time() < dt.time(19, 0)
 
 
-def test_spanish_debtors_get_nothing_at_weekends() -> None:
+@pytest.mark.parametrize("own_policy", [True, False], ids=["own ES policy", "agency default"])
+def test_spanish_debtors_get_nothing_at_weekends(own_policy: bool) -> None:
+    """Spain's hours for a Spanish client's debtors, also when the client has no policy of its
+    own and the agency's default says IT."""
     client = ClientFactory.create(
         ref="luz-norte", name="Luz Norte", country="ES", default_language="es"
     )
-    Policy.objects.create(client=client, **{**policy_defaults(), "window_country": "ES"})
+    if own_policy:
+        Policy.objects.create(client=client, **{**policy_defaults(), "window_country": "ES"})
+    else:
+        Policy.objects.create(client=None, **{**policy_defaults(), "window_country": "IT"})
     debtor = DebtorFactory.create(
         client=client, phone_e164="+34612345679", country="ES", language="es"
     )
