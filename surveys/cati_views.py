@@ -69,30 +69,30 @@ View = Callable[..., HttpResponse]
 # once the caller knows the debtor is on the line; the SMS never names it (DOMAIN rule 6).
 SCRIPT: dict[str, dict[str, str]] = {
     "it": {
-        "intro": "Buongiorno, sono {caller}. La chiamo per conto di {client} per un breve "
+        "intro": "{greeting}, sono {caller}. La chiamo per conto di {client} per un breve "
         "sondaggio di un minuto sulla {contact} che ha ricevuto il {date}. Ha un momento?",
-        "privacy": "Le risposte servono solo a migliorare il servizio e può interrompere in "
-        "qualsiasi momento.",
+        "privacy": "Le sue risposte vanno all'azienda per cui la chiamo, per migliorare il "
+        "servizio, e può interrompere in qualsiasi momento.",
         "scale": "Da 0 a 10, dove 0 vuol dire «{low}» e 10 «{high}».",
         "closing": "Grazie davvero per il suo tempo. Buona giornata!",
         "call": "telefonata",
         "visit": "visita",
     },
     "es": {
-        "intro": "Buenos días, soy {caller}. Le llamo de parte de {client} para una breve "
+        "intro": "{greeting}, soy {caller}. Le llamo de parte de {client} para una breve "
         "encuesta de un minuto sobre la {contact} que recibió el {date}. ¿Tiene un momento?",
-        "privacy": "Sus respuestas solo sirven para mejorar el servicio y puede parar cuando "
-        "quiera.",
+        "privacy": "Sus respuestas llegan a la empresa en cuyo nombre le llamo, para mejorar el "
+        "servicio, y puede parar cuando quiera.",
         "scale": "De 0 a 10, donde 0 es «{low}» y 10 «{high}».",
         "closing": "Muchas gracias por su tiempo. ¡Que tenga un buen día!",
         "call": "llamada",
         "visit": "visita",
     },
     "en": {
-        "intro": "Hello, this is {caller}. I'm calling on behalf of {client} for a one-minute "
+        "intro": "{greeting}, this is {caller}. I'm calling on behalf of {client} for a one-minute "
         "survey about the {contact} you received on {date}. Do you have a moment?",
-        "privacy": "Your answers are only used to improve the service, and you can stop at any "
-        "time.",
+        "privacy": "Your answers go to the company I'm calling for, to improve the service, "
+        "and you can stop at any time.",
         "scale": 'From 0 to 10, where 0 means "{low}" and 10 "{high}".',
         "closing": "Thank you very much for your time. Have a good day!",
         "call": "call",
@@ -111,7 +111,24 @@ MONTHS: dict[str, tuple[str, ...]] = {
 
 def _spoken_date(day: dt.date, language: str) -> str:
     month = MONTHS.get(language, MONTHS["en"])[day.month - 1]
+    if language == "es":
+        return f"{day.day} de {month}"
     return f"{day.day} {month}" if language != "en" else f"{month} {day.day}"
+
+
+# (from this local hour, greeting), latest first: "buongiorno" at 19:00 sounds odd.
+GREETINGS: dict[str, tuple[tuple[int, str], ...]] = {
+    "it": ((14, "Buonasera"), (0, "Buongiorno")),
+    "es": ((20, "Buenas noches"), (14, "Buenas tardes"), (0, "Buenos días")),
+    "en": ((0, "Hello"),),
+}
+
+
+def _greeting(local: dt.datetime, language: str) -> str:
+    for hour, words in GREETINGS.get(language, GREETINGS["en"]):
+        if local.hour >= hour:
+            return words
+    return GREETINGS["en"][0][1]
 
 
 def caller_required(view: View) -> View:
@@ -240,6 +257,7 @@ def _case_context(
     user = _user(request)
     caller_name = getattr(user, "first_name", "") or user.get_username()
     intro = script["intro"].format(
+        greeting=_greeting(now.astimezone(zone), language),
         caller=caller_name,
         client=case.client.name,
         contact=script["visit" if contact.channel == ContactChannel.HOME_VISIT else "call"],

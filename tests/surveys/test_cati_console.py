@@ -12,6 +12,7 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 
 from collections_link.models import Role
+from surveys.cati_views import _greeting, _spoken_date
 from surveys.models import (
     CallAttempt,
     CatiCase,
@@ -402,3 +403,27 @@ def test_a_spanish_debtor_hears_the_spanish_script() -> None:
     html = signed_in(andrea).get(f"/cati/case/{case.pk}/").text
     assert "Le llamo de parte de Luz Norte" in html
     assert "Nada probable" in html and "Europe/Madrid" in html and "Español" in html
+
+
+@pytest.mark.parametrize(
+    ("language", "hour", "greeting"),
+    [
+        ("it", 9, "Buongiorno"),
+        ("it", 13, "Buongiorno"),
+        ("it", 17, "Buonasera"),
+        ("es", 10, "Buenos días"),
+        ("es", 16, "Buenas tardes"),
+        ("es", 20, "Buenas noches"),
+        ("en", 18, "Hello"),
+    ],
+)
+def test_the_script_greets_for_the_debtors_time_of_day(language, hour, greeting) -> None:
+    local = dt.datetime(2026, 11, 23, hour, 30, tzinfo=ROME)
+    assert _greeting(local, language) == greeting
+
+
+def test_the_script_says_the_date_as_people_say_it() -> None:
+    day = dt.date(2026, 11, 23)
+    assert _spoken_date(day, "es") == "23 de noviembre"
+    assert _spoken_date(day, "it") == "23 novembre"
+    assert _spoken_date(day, "en") == "November 23"
