@@ -105,7 +105,7 @@ class DashboardFilterForm(forms.Form):
     def ignored(self) -> list[str]:
         """What the page says about the filters it left out: each with its label and why."""
         notes = [
-            f"{self[name].label}: {' '.join(errors)}"
+            f"{self[name].label}: {' '.join(str(e) for e in errors)}"
             for name, errors in self.errors.items()
             if name in self.fields
         ]

@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from django.db import DatabaseError, connection
+from django.db.models import Model
 from django.utils import timezone
 
+from collections_link.dbstats import ANALYZE_AFTER_ROWS, statistics_refresh
 from collections_link.ingest import merge
 from collections_link.ingest.reading import CsvFeed, FileError, RecordFeed, Row
 from collections_link.ingest.rows import FEEDS, Clients, FeedSpec, RowChecker, RowError
 from collections_link.ingest.store import Stage
-from collections_link.models import ImportRun
+from collections_link.models import Account, Contact, Debtor, ImportRun, Payment
 from collections_link.progress import Progress
 
 __all__ = [
@@ -248,7 +250,17 @@ def _import(
         seconds=seconds,
     )
     _record(result)
+    if counts.created + counts.updated >= ANALYZE_AFTER_ROWS and spec.name in FEED_TABLES:
+        statistics_refresh(*FEED_TABLES[spec.name])
     return result
+
+
+# The tables each feed writes, whose planner statistics a large import refreshes.
+FEED_TABLES: dict[str, tuple[type[Model], ...]] = {
+    "accounts": (Debtor, Account),
+    "contacts": (Contact,),
+    "payments": (Payment,),
+}
 
 
 def _stage_rows(

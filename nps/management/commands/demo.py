@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count, ProtectedError, Q, Sum
 from django.utils import timezone
 
+from collections_link.dbstats import statistics_refresh
 from collections_link.demo_data import (
     CALLER_OPERATOR_REF,
     CLIENTS,
@@ -546,6 +547,9 @@ class Command(BaseCommand):
                     f"  [{number}/{len(STEPS)}] {step.name:<30} {summary} "
                     f"({time.monotonic() - t0:.1f} s)"
                 )
+            # The survey history wrote every table at once: the dashboards' first queries
+            # must not be planned without statistics (collections_link.dbstats).
+            statistics_refresh()
         self._report(run, time.monotonic() - started)
 
     def _report(self, run: DemoRun, seconds: float) -> None:
