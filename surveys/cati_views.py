@@ -197,7 +197,11 @@ def next_call(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     case = cati_case_claim(caller=_user(request), now=now)
     if case is None:
-        messages.info(request, "No case can be called right now.")
+        messages.info(
+            request,
+            "No case can be called right now: the cases due wait for their debtors' calling "
+            "hours, or are contacts you made yourself (a caller never surveys their own).",
+        )
         return redirect("cati:console")
     return redirect("cati:case", case_id=case.pk)
 

@@ -354,8 +354,10 @@ def test_nothing_to_call_says_when_the_next_case_is_due() -> None:
     make_case(due_at=timezone.now() + dt.timedelta(hours=2))
     http = signed_in(caller())
     response = http.post("/cati/next/", follow=True)
-    assert "No case can be called right now." in response.text
-    assert "The next one is due" in response.text
+    assert "No case can be called right now: the cases due wait for their debtors' calling" in (
+        response.text.replace("&#x27;", "'")
+    )
+    assert "Nothing is due yet. The next case is due" in response.text
 
 
 def test_anonymous_visitors_are_sent_to_log_in() -> None:
