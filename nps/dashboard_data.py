@@ -703,9 +703,19 @@ def operator_label(operator: Operator) -> str:
     return operator.name or operator.ref
 
 
+# Below this many answers the client's headline NPS is greyed and said to be a rough sign (the
+# same line where an operator's raw NPS stops being shown, nps.stats.display_state).
+SMALL_SAMPLE = 30
+
+
 def headline_sentence(row: NpsRow) -> str:
     if row.nps is None:
         return _("Fewer than 10 answers: not enough to give an NPS.")
+    if row.n < SMALL_SAMPLE:
+        return _(
+            "Fewer than 30 answers: the interval is wide, so read this NPS as a rough sign, "
+            "not a result; it firms up as answers come in."
+        )
     return _(
         "The share of promoters (9-10) minus the share of detractors (0-6), from -100 to +100; "
         "the interval is where the true value lies, 95 times out of 100."

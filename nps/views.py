@@ -429,7 +429,11 @@ def operator_page(request: HttpRequest, client_ref: str, operator_ref: str) -> H
     trend = charts.trend_chart(
         op_trend, key="operator-trend", name=operator.name or operator.ref, compare=compare
     )
-    trend["title"] = _("NPS over time: operator, client and agency")
+    trend["title"] = (
+        _("NPS over time: operator, client and agency")
+        if len(compare) > 1
+        else _("NPS over time: operator and client")
+    )
     comments = labelled_comments(latest_comments(op_filters, limit=30))
     recovery = _operator_recovery(client, operator, client_filters)
     return render(

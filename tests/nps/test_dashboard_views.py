@@ -92,6 +92,21 @@ def test_a_client_viewer_sees_their_own_nps_with_its_interval_and_n(world, clien
     assert "Banca Brava" not in html and "Pablo" not in html
 
 
+def test_a_headline_on_few_answers_is_greyed_and_said_to_be_rough(world, client):
+    now, a, _b = world
+    client.force_login(a.viewer)
+    url = "/dashboard/c/acme-energia/"
+
+    few = client.get(url).content.decode()  # 15 answers
+    assert re.search(r'class="kpi-big greyed" data-testid="nps-value"', few)
+    assert "Fewer than 30 answers: the interval is wide" in few
+
+    answer_many(client=a.client, operator=a.operator, scores=[9] * 15, answered_at=now)
+    enough = client.get(url).content.decode()  # 30 answers
+    assert re.search(r'class="kpi-big" data-testid="nps-value"', enough)
+    assert "Fewer than 30 answers" not in enough
+
+
 def test_filters_in_the_url_change_the_numbers(world, client):
     now, a, _b = world
     client.force_login(a.viewer)
@@ -328,6 +343,30 @@ def test_the_operator_page_compares_with_the_client(world, client):
     assert "Giulia Bianchi" in names and "Acme Energia" in names
     assert 'data-testid="operator-nps"' in html  # 15 answers: the shrunken value, greyed
     assert "greyed" in html
+
+
+def test_raw_comparisons_wait_until_the_raw_nps_may_be_shown(world, client):
+    """Under 30 answers only the shrunken estimate is shown: no raw gap to the client, no
+    channel-adjusted NPS. From 30, the gap to the *rest* of the client, with a readable p."""
+    now, a, _b = world
+    marco = OperatorFactory.create(client=a.client, ref="op-marco", name="Marco Neri")
+    answer_many(client=a.client, operator=marco, scores=[0] * 30, answered_at=now)
+    client.force_login(a.viewer)
+    url = "/dashboard/c/acme-energia/operators/op-giulia/"
+
+    small = client.get(url).content.decode()  # Giulia: 15 answers
+    assert "Between 10 and 29 answers" in small
+    assert "Against the rest of the client" not in small
+    assert "Adjusted for survey channel" not in small
+
+    answer_many(client=a.client, operator=a.operator, scores=[10] * 20, answered_at=now)
+    shown = client.get(url).content.decode()  # 35 answers: 26 x 10, 1 x 9, 3 x 8, 5 x 0...
+    assert "Raw NPS" in shown
+    assert "Against the rest of the client" in shown
+    card = re.search(r"Against the rest of the client</div>.*?</p>", shown, re.DOTALL)
+    assert card is not None, shown
+    assert "Unlikely to be chance (p below 0.001)." in card.group(0), card.group(0)
+    assert "p = 0.000" not in shown
 
 
 def test_another_clients_operator_is_404_on_my_clients_url(world, client):
