@@ -69,14 +69,18 @@ def nps_row_dict(row: NpsRow, group_by: Sequence[str]) -> dict[str, Any]:
             out["operator_name"] = row.extra.get("operator_name")
         elif key == "client":
             out["client_name"] = row.extra.get("client_name")
+    # The display rules hold in exports too (nps.stats.display_state): a hidden group gives
+    # only its n (its counts would give its NPS away), a shrunk-only one only its shrunken
+    # estimate.
+    raw = row.state not in {"hidden", "shrunk_only"}
     out.update(
         n=row.n,
-        promoters=row.promoters,
-        passives=row.passives,
-        detractors=row.detractors,
-        nps=_points(row.nps),
-        ci_low=_points(row.ci_low),
-        ci_high=_points(row.ci_high),
+        promoters=row.promoters if raw else None,
+        passives=row.passives if raw else None,
+        detractors=row.detractors if raw else None,
+        nps=_points(row.nps) if raw else None,
+        ci_low=_points(row.ci_low) if raw else None,
+        ci_high=_points(row.ci_high) if raw else None,
         shrunk_nps=_points(row.shrunk_nps),
         shrunk_low=_points(row.shrunk_low),
         shrunk_high=_points(row.shrunk_high),

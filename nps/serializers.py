@@ -25,9 +25,12 @@ class NpsRowSerializer(serializers.Serializer[Any]):
     month = serializers.DateField(required=False, help_text="first day of the month")
     quarter = serializers.DateField(required=False, help_text="first day of the quarter")
     n = serializers.IntegerField(help_text="answers with a score")
-    promoters = serializers.IntegerField(help_text="scores 9-10")
-    passives = serializers.IntegerField(help_text="scores 7-8")
-    detractors = serializers.IntegerField(help_text="scores 0-6")
+    promoters = serializers.IntegerField(
+        help_text="scores 9-10; null when hidden or shrunk_only (the counts give the score)",
+        allow_null=True,
+    )
+    passives = serializers.IntegerField(help_text="scores 7-8; null likewise", allow_null=True)
+    detractors = serializers.IntegerField(help_text="scores 0-6; null likewise", allow_null=True)
     nps = serializers.FloatField(
         help_text="100 x (promoters - detractors) / n; null when hidden or shrunk_only",
         **_NULLABLE_FLOAT,

@@ -61,13 +61,15 @@ def test_nps_rows_for_agency_staff(world):
         (r["operator"], r["operator_name"], r["n"], r["promoters"], r["state"])
         for r in body["results"]
     ] == [
-        ("op-giulia", "Giulia", 12, 6, "shrunk_only"),
-        ("op-marco", "Marco", 10, 2, "shrunk_only"),
-        ("op-sara", "Sara", 11, 11, "shrunk_only"),
+        ("op-giulia", "Giulia", 12, None, "shrunk_only"),
+        ("op-marco", "Marco", 10, None, "shrunk_only"),
+        ("op-sara", "Sara", 11, None, "shrunk_only"),
     ]
     giulia = body["results"][0]
-    # shrunk_only: no raw score, the shrunken one with its credible interval.
+    # shrunk_only: no raw score (nor the counts that would give it away), the shrunken one
+    # with its credible interval.
     assert giulia["nps"] is None and giulia["ci_low"] is None
+    assert (giulia["promoters"], giulia["passives"], giulia["detractors"]) == (None, None, None)
     assert giulia["shrunk_low"] < giulia["shrunk_nps"] < giulia["shrunk_high"]
     one = world.staff.get(
         "/api/v1/nps/",

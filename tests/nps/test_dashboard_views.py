@@ -124,6 +124,9 @@ def test_filters_in_the_url_change_the_numbers(world, client):
     # The five CATI home visits: 2 promoters, 3 detractors: -20 (n = 5 is under 10: hidden).
     assert cati == ("", "5")
     assert visits == ("", "5")
+    cati_page = client.get("/dashboard/c/acme-energia/?channel=cati").content.decode()
+    assert "the counts would give the NPS away" in cati_page
+    assert 'class="mix"' not in cati_page
     assert since == ("10.0", "10")
 
 
