@@ -585,8 +585,12 @@ def cati_next_due(
 # --- recording ----------------------------------------------------------------------------------
 
 
-def _held_case(*, case_id: int, caller: AbstractBaseUser, now: dt.datetime) -> CatiCase:
-    """The case, locked, if this caller holds it; otherwise a refusal saying why."""
+def _held_case(
+    *, case_id: int, caller: AbstractBaseUser, now: dt.datetime, answers: bool = False
+) -> CatiCase:
+    """The case, locked, if this caller holds it; otherwise a refusal saying why. With
+    `answers` (the debtor's answers being saved), a hold that ran out during the call is taken
+    back when nobody else has the case (`_retake_after_lost_hold`)."""
     try:
         case = (
             CatiCase.objects.select_for_update(of=("self",))
@@ -600,6 +604,8 @@ def _held_case(*, case_id: int, caller: AbstractBaseUser, now: dt.datetime) -> C
         return case
     if case.status == HELD:
         raise CaseNotHeld("Another caller holds this case now. Nothing was saved.")
+    if answers and case.status == QUEUED and _retake_after_lost_hold(case, caller=caller, now=now):
+        return case
     already = _just_recorded_by(case, caller=caller, now=now)
     if already:
         raise CaseNotHeld(already)
@@ -608,6 +614,33 @@ def _held_case(*, case_id: int, caller: AbstractBaseUser, now: dt.datetime) -> C
     raise CaseNotHeld(
         "Your hold on this case ran out and it went back to the queue. Nothing was saved."
     )
+
+
+# How long after losing a hold a caller may still save what the debtor said on that call.
+RETAKE_AFTER_LOST_HOLD = dt.timedelta(minutes=30)
+RETAKEN_NOTE = "The caller's hold ran out during the call; the caller saved it afterwards"
+
+
+def _retake_after_lost_hold(case: CatiCase, *, caller: AbstractBaseUser, now: dt.datetime) -> bool:
+    """A long call outlived the caller's hold: the case went back to the queue (its attempt
+    counted as unanswered) while the debtor was still talking. If nobody has taken it since,
+    the caller takes it back and what they key is saved; the lost attempt stops counting, so
+    the call counts once. False, changing nothing, otherwise."""
+    last = CallAttempt.objects.filter(case=case).order_by("-id").first()
+    if (
+        last is None
+        or not last.lease_lost
+        or last.caller_id != caller.pk
+        or now - (last.ended_at or last.started_at) > RETAKE_AFTER_LOST_HOLD
+    ):
+        return False
+    case.status = HELD
+    case.held_by_id = caller.pk
+    case.lease_expires_at = now + LEASE
+    case.attempts = max(0, case.attempts - 1)
+    case.save(update_fields=["status", "held_by", "lease_expires_at", "attempts"])
+    CallAttempt.objects.filter(pk=last.pk).update(note=RETAKEN_NOTE)
+    return True
 
 
 # A second press of the same button arrives within seconds of the first.
@@ -781,7 +814,7 @@ def cati_record_answers(
             }
         )
     with transaction.atomic():
-        case = _held_case(case_id=case_id, caller=caller, now=now)
+        case = _held_case(case_id=case_id, caller=caller, now=now, answers=True)
         rules = case_rules(case)
         try:
             recorded = response_record(

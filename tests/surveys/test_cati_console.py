@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from collections_link.models import Role
 from surveys.cati_views import _greeting, _spoken_date
+from surveys.channels.cati import cati_leases_expire
 from surveys.models import (
     CallAttempt,
     CatiCase,
@@ -334,6 +335,43 @@ def test_a_case_another_caller_now_holds_is_refused() -> None:
     assert not CallAttempt.objects.filter(disposition__isnull=False).exists()
     assert http.post(f"/cati/case/{case.pk}/heartbeat/").status_code == 409
     assert http.get(f"/cati/case/{case.pk}/").status_code == 302
+
+
+def test_answers_keyed_after_the_hold_ran_out_are_kept_when_nobody_took_the_case() -> None:
+    """A long call outlived the hold: the debtor's answers are not thrown away, and the call
+    counts once."""
+    case = due_case()
+    andrea = caller("andrea")
+    http = signed_in(andrea)
+    http.post("/cati/next/")
+    later = timezone.now() + dt.timedelta(minutes=11)
+    assert cati_leases_expire(now=later) == 1
+    case.refresh_from_db()
+    assert (case.status, case.attempts) == (CatiCaseStatus.QUEUED, 1)
+
+    saved = http.post(
+        f"/cati/case/{case.pk}/answers/", {"nps": "7", "reason": "ok", "action": "complete"}
+    )
+    assert saved.status_code == 302
+    assert Response.objects.get().score == 7
+    case.refresh_from_db()
+    assert case.status == CatiCaseStatus.DONE and case.final_disposition.code == "complete"
+    assert case.attempts == 1
+    lost = CallAttempt.objects.get(case=case, lease_lost=True)
+    assert "saved it afterwards" in lost.note
+
+
+def test_answers_keyed_after_the_hold_ran_out_are_refused_once_another_caller_has_it() -> None:
+    case = due_case()
+    andrea, sara = caller("andrea"), caller("sara")
+    http = signed_in(andrea)
+    http.post("/cati/next/")
+    cati_leases_expire(now=timezone.now() + dt.timedelta(minutes=11))
+    hold(case, sara, now=timezone.now() + dt.timedelta(hours=4))
+    refused = http.post(f"/cati/case/{case.pk}/answers/", {"nps": "7", "action": "complete"})
+    assert refused.status_code == 409
+    assert "Another caller holds this case now. Nothing was saved." in refused.text
+    assert not Response.objects.exists()
 
 
 def test_the_heartbeat_extends_the_hold() -> None:
