@@ -510,6 +510,10 @@ def _local(value: dt.datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+# The list (and its CSV) shows the first this many cases; the page says when there are more.
+FOLLOWUPS_SHOWN = 500
+
+
 @login_required
 def followup_list(request: HttpRequest, client_ref: str) -> HttpResponse:
     client = client_for_user_or_404(request.user, ref=client_ref)
@@ -518,11 +522,12 @@ def followup_list(request: HttpRequest, client_ref: str) -> HttpResponse:
     if status not in FollowUpStatus.values:
         status = ""
     overdue = request.GET.get("overdue") == "1"
-    cases = list(
-        followups.followups_for(
-            client_ids=[client.pk], status=status, overdue=overdue, now=now
-        ).order_by("status", "due_at")[:500]
-    )
+    found = followups.followups_for(
+        client_ids=[client.pk], status=status, overdue=overdue, now=now
+    ).order_by("status", "due_at")
+    cases = list(found[: FOLLOWUPS_SHOWN + 1])
+    more = len(cases) > FOLLOWUPS_SHOWN
+    cases = cases[:FOLLOWUPS_SHOWN]
     table = _followups_table(cases, now)
     if request.GET.get("format") == "csv":
         return _csv_response(table, filename=f"{client.ref}-follow-ups.csv")
@@ -537,6 +542,9 @@ def followup_list(request: HttpRequest, client_ref: str) -> HttpResponse:
             "overdue": overdue,
             "statuses": FollowUpStatus.choices,
             "querystring": request.GET.urlencode(),
+            "more": more,
+            "shown": FOLLOWUPS_SHOWN,
+            "lookback_days": followups.LOOKBACK.days,
         },
     )
 

@@ -12,6 +12,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from collections_link.models import Role
+from nps import views as nps_views
 from nps.followup_tasks import followups_open_task
 from nps.followups import (
     TransitionError,
@@ -289,6 +290,25 @@ def test_overdue_cases_stand_out_on_the_list(acme, client):
     )
     after = client.get(f"/dashboard/c/{acme_client.ref}/follow-ups/?overdue=1").content.decode()
     assert f'data-case="{late_case.pk}"' not in after
+
+
+@pytest.mark.django_db
+def test_the_list_says_which_answers_open_cases_and_when_it_is_cut_short(acme, client, monkeypatch):
+    now = timezone.now()
+    acme_client, operator, anna, _beppe = acme
+    for minutes in (60, 120, 180):
+        _answer(acme_client, operator, 2, minutes_ago=minutes, now=now)
+    followups_open(now=now)
+    client.force_login(anna)
+    url = f"/dashboard/c/{acme_client.ref}/follow-ups/"
+    page = client.get(url).content.decode()
+    assert "Every detractor answer (0 to 6) given in the last 30 days opens a case" in page
+    assert "Only the first" not in page
+
+    monkeypatch.setattr(nps_views, "FOLLOWUPS_SHOWN", 2)
+    cut = client.get(url).content.decode()
+    assert "Only the first 2 cases are listed" in cut
+    assert cut.count('data-case="') == 2
 
 
 # --- opt-out ----------------------------------------------------------------------------------
