@@ -23,6 +23,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "intro": "Grazie per il tempo che ci ha dedicato. Le chiediamo solo un minuto.",
         "progress": "Domanda {n} di {total}",
         "next": "Avanti",
+        "finish": "Termina qui",
         "send": "Invia",
         "back": "Indietro",
         "saved_note": "Il suo voto è già registrato. Le altre domande sono facoltative: "
@@ -77,6 +78,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "intro": "Gracias por el tiempo que nos ha dedicado. Solo le pedimos un minuto.",
         "progress": "Pregunta {n} de {total}",
         "next": "Siguiente",
+        "finish": "Terminar aquí",
         "send": "Enviar",
         "back": "Atrás",
         "saved_note": "Su puntuación ya está registrada. Las demás preguntas son opcionales: "
@@ -130,6 +132,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "intro": "Thank you for your time. This takes only a minute.",
         "progress": "Question {n} of {total}",
         "next": "Next",
+        "finish": "Finish here",
         "send": "Send",
         "back": "Back",
         "saved_note": "Your score is already saved. The other questions are optional: you can "

@@ -276,6 +276,7 @@ def _screen(
         action=page_url,
         step=step,
         is_last=step == len(questions),
+        can_finish=_can_finish(questions, step),
         back_url=f"{page_url}?step={step - 1}" if step > 1 else "",
         progress=progress,
         key=key,
@@ -335,6 +336,12 @@ def _render_question(
         error=error,
     )
     return _spoken(HttpResponse(html), language)
+
+
+def _can_finish(questions: list[Question], step: int) -> bool:
+    """After the score, a debtor may end the survey when this and every later question are
+    optional: the score already counts (UX: "a debtor can stop after the score")."""
+    return 1 < step < len(questions) and not any(q.get("required") for q in questions[step - 1 :])
 
 
 def _parse_step(raw: str | None, total: int) -> int | None:
@@ -423,7 +430,10 @@ def _submit(
     form = AnswerForm(request.POST, question=question, language=language)
     if not form.is_valid():
         return _render_question(request, link, language=language, step=step, form=form)
-    complete = step == len(questions)
+    # "Finish here": the score is in and nothing left is required, so the debtor may stop
+    # and still reach the thank-you page with a complete answer.
+    finish = request.POST.get("finish") == "1" and _can_finish(questions, step)
+    complete = step == len(questions) or finish
     try:
         response_record(
             invitation_id=link.id,

@@ -26,7 +26,7 @@ from surveys.models import (
 )
 from surveys.page_text import TEXT
 from surveys.responses import response_record
-from surveys.views import _cached_screen, page_css
+from surveys.views import _cached_screen, _can_finish, page_css
 from tests.surveys.page_support import page_url, sent_invitation
 
 pytestmark = pytest.mark.django_db
@@ -422,6 +422,41 @@ def test_the_privacy_notice_says_who_sees_the_answers_and_whom_to_ask(client, se
     assert "Titolare del trattamento" not in page
     warnings = [m.id for m in run_checks(include_deployment_checks=True)]
     assert "surveys.W001" in warnings
+
+
+def test_after_the_score_a_debtor_may_finish_here_and_reach_the_thanks(client) -> None:
+    invitation = sent_invitation()
+    url = page_url(invitation)
+    assert 'name="finish"' not in html(client.get(url))  # not before the score
+    client.post(url, {"step": "1", "nps": "6"})
+    second = html(client.get(f"{url}?step=2"))
+    assert '<button type="submit" name="finish" value="1" class="secondary">Termina qui' in second
+    done = client.post(url, {"step": "2", "reason": "Troppo insistenti", "finish": "1"})
+    assert done.status_code == 303 and done["Location"] == f"{url}thanks/"
+    response = Response.objects.get()
+    assert (response.score, response.reason, response.complete) == (6, "Troppo insistenti", True)
+    assert response.answers == {}  # the extras were never asked
+    assert "Grazie" in html(client.get(f"{url}thanks/"))
+
+
+def test_finish_here_is_not_offered_on_the_last_screen_nor_honoured_before_the_score(
+    client,
+) -> None:
+    invitation = sent_invitation()
+    url = page_url(invitation)
+    client.post(url, {"step": "1", "nps": "9"})
+    assert 'name="finish"' not in html(client.get(f"{url}?step=4"))  # "Invia" ends it anyway
+    # A forged "finish" on a screen that may not finish records the step only.
+    client.post(url, {"step": "1", "nps": "9", "finish": "1"})
+    assert Response.objects.get().complete is False
+
+
+def test_finish_here_waits_while_a_later_question_is_required() -> None:
+    questions = [dict(q) for q in DEFAULT_QUESTIONS]
+    assert _can_finish(questions, 2) and _can_finish(questions, 3)
+    assert not _can_finish(questions, 1) and not _can_finish(questions, 4)
+    questions[3] = {**questions[3], "required": True}
+    assert not _can_finish(questions, 2) and not _can_finish(questions, 3)
 
 
 # --- language ---------------------------------------------------------------------------------
