@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from collections_link.models import Client, ContactChannel, Operator
 from nps import charts, selectors
 from nps.charts import BenchmarkEntry, Chart
+from nps.labels import label, label_map
 from nps.stats import HIDE_BELOW, Counts, adjusted_wald
 from nps.types import NpsFilters, NpsRow
 from surveys.models import ResponseChannel
@@ -278,7 +279,7 @@ class ClientDashboard:
                 self.by_channel,
                 key="channels",
                 group="channel",
-                labels=dict(ResponseChannel.choices),
+                labels=label_map("channel", ResponseChannel.choices),
                 title=_("NPS by survey channel"),
                 how_to_read=_(
                     "Phone (CATI) answers run more extreme than web answers, so compare channels "
@@ -290,7 +291,7 @@ class ClientDashboard:
                 self.by_contact_channel,
                 key="contact-types",
                 group="contact_channel",
-                labels=dict(ContactChannel.choices),
+                labels=label_map("contact_type", ContactChannel.choices),
                 title=_("NPS by contact type"),
                 how_to_read=_(
                     "How debtors rated a phone call against a home visit, each with its 95%% "
@@ -341,14 +342,14 @@ class ClientDashboard:
                 _("NPS by survey channel"),
                 self.by_channel,
                 "channel",
-                dict(ResponseChannel.choices),
+                label_map("channel", ResponseChannel.choices),
             ),
             "contact-types": lambda: self._group_table(
                 "contact-types",
                 _("NPS by contact type"),
                 self.by_contact_channel,
                 "contact_channel",
-                dict(ContactChannel.choices),
+                label_map("contact_type", ContactChannel.choices),
             ),
             "operators": self._operators_table,
             "benchmark": self._benchmark_table,
@@ -692,8 +693,8 @@ def labelled_comments(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             **c,
-            "channel_label": _label(ResponseChannel.choices, c.get("channel")),
-            "contact_label": _label(ContactChannel.choices, c.get("contact_channel")),
+            "channel_label": label("channel", c.get("channel")),
+            "contact_label": label("contact_type", c.get("contact_channel")),
         }
         for c in comments
     ]

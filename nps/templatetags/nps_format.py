@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from nps.charts import fmt_nps, fmt_pct
+from nps.labels import label
 
 register = template.Library()
 
@@ -19,3 +20,9 @@ def nps(value: float | None) -> str:
 def percent(value: float | None) -> str:
     """0.462 -> 46 %."""
     return fmt_pct(value)
+
+
+@register.filter
+def choice_label(value: object, kind: str) -> str:
+    """A code in the reader's words: {{ case.status|choice_label:"followup_status" }}."""
+    return label(kind, value)

@@ -107,6 +107,17 @@ def test_a_headline_on_few_answers_is_greyed_and_said_to_be_rough(world, client)
     assert "Fewer than 30 answers" not in enough
 
 
+def test_the_filter_choices_speak_the_readers_language(world, client):
+    _now, a, _b = world
+    client.force_login(a.viewer)
+    italian = client.get("/dashboard/c/acme-energia/", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert '<option value="phone">Telefonata</option>' in italian
+    assert '<option value="payment_plan">Piano di rientro</option>' in italian
+    assert '<option value="web">Pagina web</option>' in italian
+    spanish = client.get("/dashboard/c/acme-energia/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert '<option value="home_visit">Visita a domicilio</option>' in spanish
+
+
 def test_filters_in_the_url_change_the_numbers(world, client):
     now, a, _b = world
     client.force_login(a.viewer)
