@@ -110,8 +110,16 @@ DEFAULT_DISPOSITIONS: list[dict[str, Any]] = [
         "shortcut": "m",
     },
     {
+        "code": "not_available",
+        "label": "Someone else answered: the debtor is not there now",
+        "aapor_code": "2.21",
+        "aapor_class": "NC",
+        "retry_after": 180 * _MIN,
+        "shortcut": "o",
+    },
+    {
         "code": "wrong_number",
-        "label": "Wrong number / not the debtor",
+        "label": "Wrong number (nobody there knows the debtor)",
         "aapor_code": "3.9",
         "aapor_class": "UO",
         "final": True,

@@ -374,6 +374,22 @@ def test_answers_keyed_after_the_hold_ran_out_are_refused_once_another_caller_ha
     assert not Response.objects.exists()
 
 
+def test_someone_else_answering_brings_the_case_back_later_not_a_wrong_number() -> None:
+    case = due_case()
+    http = signed_in(caller())
+    http.post("/cati/next/")
+    page = http.get(f"/cati/case/{case.pk}/").text
+    assert "<kbd>O</kbd> Someone else answered: the debtor is not there now" in page
+    before = timezone.now()
+    assert (
+        http.post(f"/cati/case/{case.pk}/disposition/", {"disposition": "not_available"})
+    ).status_code == 302
+    case.refresh_from_db()
+    assert case.status == CatiCaseStatus.QUEUED and case.final_disposition is None
+    assert case.attempts == 1
+    assert case.due_at >= before + dt.timedelta(hours=3)
+
+
 def test_the_heartbeat_extends_the_hold() -> None:
     case = due_case()
     andrea = caller()
