@@ -432,12 +432,24 @@ def correlation_sentence(correlation: Mapping[str, Any]) -> str:
     interval = ""
     if low is not None and high is not None:
         interval = _(" (95%% interval %(low).2f to %(high).2f)") % {"low": low, "high": high}
-    return (
-        lead
-        + " "
-        + _("Spearman rho = %(rho).2f%(interval)s over %(count)s operators.")
-        % {"rho": rho, "interval": interval, "count": count}
-    )
+    parts = [
+        lead,
+        _("Spearman rho = %(rho).2f%(interval)s over %(count)s operators.")
+        % {"rho": rho, "interval": interval, "count": count},
+    ]
+    if low is not None and high is not None and low <= 0 <= high:
+        parts.append(_("The interval includes 0: no clear link either way yet."))
+    if count < FEW_OPERATORS:
+        parts.append(
+            _("With fewer than %(few)s operators, read it as a hint, not a finding.")
+            % {"few": FEW_OPERATORS}
+        )
+    parts.append(_("Operators with fewer than 10 answers are not drawn."))
+    return " ".join(str(p) for p in parts)
+
+
+# Below this many operators a correlation across them is a hint at most.
+FEW_OPERATORS = 10
 
 
 # --- distribution, groups -----------------------------------------------------------------------
@@ -749,6 +761,8 @@ def payment_chart(rows: Sequence[Mapping[str, Any]], *, key: str = "payment-by-g
     }
     ordered = [r for g in ("detractor", "passive", "promoter") for r in rows if r.get("group") == g]
     rates = [as_fraction(r.get("rate")) for r in ordered]
+    lows = [as_fraction(r.get("low")) for r in ordered]
+    highs = [as_fraction(r.get("high")) for r in ordered]
     data: list[Trace] = [
         {
             "type": "bar",
@@ -756,9 +770,24 @@ def payment_chart(rows: Sequence[Mapping[str, Any]], *, key: str = "payment-by-g
             "x": [names.get(str(r.get("group")), str(r.get("group"))) for r in ordered],
             "y": [None if v is None else round(100 * v, 1) for v in rates],
             "marker": {"color": [colors.get(str(r.get("group")), ACCENT) for r in ordered]},
+            # Each bar's Wilson 95 % interval, and its n under the bar.
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": [
+                    None if v is None or h is None else round(100 * (h - v), 1)
+                    for v, h in zip(rates, highs, strict=True)
+                ],
+                "arrayminus": [
+                    None if v is None or lo is None else round(100 * (v - lo), 1)
+                    for v, lo in zip(rates, lows, strict=True)
+                ],
+                "color": "#5c5c5c",
+            },
             "text": [f"n = {r.get('responses', 0)}" for r in ordered],
             "hovertemplate": "%{x}: %{y:.1f} % · %{text}<extra></extra>",
-            "textposition": "none",
+            "textposition": "inside",
+            "insidetextanchor": "start",
         }
     ]
     layout = _layout(
@@ -773,8 +802,11 @@ def payment_chart(rows: Sequence[Mapping[str, Any]], *, key: str = "payment-by-g
         units=_("%% of respondents in each group") % {},
         how_to_read=_(
             "Only payments made after the answer count, so the bars say whether satisfied "
-            "debtors go on to pay, not whether payers are happier."
-        ),
+            "debtors go on to pay, not whether payers are happier. Only answers at least 30 "
+            "days old count (younger ones have not had their 30 days); the whiskers are 95%% "
+            "intervals."
+        )
+        % {},
         n=sum(int(r.get("responses") or 0) for r in ordered),
         figure=Figure(data=data, layout=layout),
     )

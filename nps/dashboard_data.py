@@ -329,7 +329,10 @@ class ClientDashboard:
         `contact-types`)."""
         builders = self._tables()
         return {
-            key.replace("-", "_"): builders[key]() for key in SECTIONS[section] if key in builders
+            key.replace("-", "_"): builders[key]()
+            for key in SECTIONS[section]
+            # No benchmark (too few other clients to hide them): no empty file to download.
+            if key in builders and (key != "benchmark" or self.benchmark)
         }
 
     def _tables(self) -> dict[str, Callable[[], Table]]:

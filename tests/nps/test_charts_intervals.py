@@ -5,6 +5,7 @@ and gets no bar."""
 from __future__ import annotations
 
 from nps import charts
+from nps.charts import correlation_sentence
 from nps.types import NpsRow
 
 
@@ -60,3 +61,30 @@ def test_benchmark_bars_reach_an_interval_that_ends_at_zero() -> None:
     assert trace["error_y"]["array"] == [10.0, 15.0]
     assert trace["error_y"]["arrayminus"] == [20.0, 15.0]
     assert trace["marker"]["color"] == [charts.ACCENT, charts.GREY_LIGHT]
+
+
+def test_the_correlation_sentence_says_when_it_means_little() -> None:
+    few = correlation_sentence({"rho": 0.71, "low": -1.0, "high": 1.0, "n_operators": 4})
+    assert "Spearman rho = 0.71 (95% interval -1.00 to 1.00) over 4 operators." in few
+    assert "The interval includes 0: no clear link either way yet." in few
+    assert "With fewer than 10 operators, read it as a hint, not a finding." in few
+    assert "Operators with fewer than 10 answers are not drawn." in few
+    firm = correlation_sentence({"rho": 0.62, "low": 0.31, "high": 0.81, "n_operators": 24})
+    assert "includes 0" not in firm and "hint" not in firm
+
+
+def test_the_payment_bars_carry_their_intervals_and_n() -> None:
+    rows = [
+        # 3 of 10 detractors paid: Wilson 95 % 0.1078 to 0.6032 (by hand: centre 0.3555,
+        # half-width 0.2477 with z = 1.96).
+        {"group": "detractor", "responses": 10, "rate": 0.3, "low": 0.1078, "high": 0.6032},
+        {"group": "passive", "responses": 0, "rate": None, "low": None, "high": None},
+        {"group": "promoter", "responses": 20, "rate": 0.5, "low": 0.2993, "high": 0.7007},
+    ]
+    chart = charts.payment_chart(rows)
+    [bars] = chart["figure"]["data"]
+    assert bars["y"] == [30.0, None, 50.0]
+    assert bars["error_y"]["array"] == [30.3, None, 20.1]
+    assert bars["error_y"]["arrayminus"] == [19.2, None, 20.1]
+    assert bars["text"] == ["n = 10", "n = 0", "n = 20"]
+    assert "Only answers at least 30 days old count" in chart["how_to_read"]

@@ -428,6 +428,9 @@ def test_no_benchmark_when_too_few_peers_to_stay_anonymous(world, client):
 
     assert "benchmark" not in page.context["charts"]
     assert "Banca Brava" not in page.content.decode()
+    # Nor an empty file offered for download.
+    assert "benchmark" not in page.context["tables"]
+    assert 'data-export="benchmark"' not in page.content.decode()
 
 
 # --- agency and roles ---------------------------------------------------------------------------
