@@ -353,7 +353,12 @@ def _parse_step(raw: str | None, total: int) -> int | None:
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
-    language = page_language(_requested_language(request), getattr(request, "LANGUAGE_CODE", None))
+    # The browser's language when it names one; with no Accept-Language at all, the page's
+    # own default (Italian), not the staff site's.
+    browser = (
+        getattr(request, "LANGUAGE_CODE", None) if request.headers.get("Accept-Language") else None
+    )
+    language = page_language(_requested_language(request), browser)
     return _message(request, language=language, link=None, kind="notfound", status=404)
 
 

@@ -311,6 +311,10 @@ def test_an_unknown_link_gets_a_kind_404_page_in_the_browsers_language(client) -
     assert "not found on this server" not in html(missing)
     italian = client.get("/s/AAAAAAAAAAAAAAAAAAAAAA/?lang=it")
     assert "Link non trovato" in html(italian)
+    # No Accept-Language at all: the page's own default, Italian.
+    assert "Link non trovato" in html(client.get("/s/AAAAAAAAAAAAAAAAAAAAAA/"))
+    english = client.get("/s/AAAAAAAAAAAAAAAAAAAAAA/", HTTP_ACCEPT_LANGUAGE="en-GB")
+    assert "Link not found" in html(english)
 
 
 def test_a_malformed_token_is_refused_without_touching_the_database(
@@ -319,7 +323,7 @@ def test_a_malformed_token_is_refused_without_touching_the_database(
     with django_assert_num_queries(0):
         response = client.get("/s/not%20a%20token!/")
     assert response.status_code == 404
-    assert "Link not found" in html(response)
+    assert "Link non trovato" in html(response)  # no Accept-Language: the page's Italian
 
 
 def test_an_expired_link_gets_a_kind_page_and_stores_nothing(client) -> None:
