@@ -118,6 +118,17 @@ def test_the_filter_choices_speak_the_readers_language(world, client):
     assert '<option value="home_visit">Visita a domicilio</option>' in spanish
 
 
+def test_each_tab_says_which_date_its_period_picks(world, client):
+    _now, a, _b = world
+    client.force_login(a.viewer)
+    base = "/dashboard/c/acme-energia/"
+    assert "picks answers by the day they were given" in client.get(base).content.decode()
+    rates = client.get(f"{base}responses/").content.decode()
+    assert "picks invitations by the date of the contact" in rates
+    recovery = client.get(f"{base}recovery/").content.decode()
+    assert "picks accounts by the date they were placed" in recovery
+
+
 def test_filters_in_the_url_change_the_numbers(world, client):
     now, a, _b = world
     client.force_login(a.viewer)
