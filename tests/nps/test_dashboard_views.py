@@ -126,7 +126,7 @@ def test_each_tab_says_which_date_its_period_picks(world, client):
     rates = client.get(f"{base}responses/").content.decode()
     assert "picks invitations by the date of the contact" in rates
     recovery = client.get(f"{base}recovery/").content.decode()
-    assert "picks accounts by the date they were placed" in recovery
+    assert "recovery is always measured on every account placed" in recovery
 
 
 def test_filters_in_the_url_change_the_numbers(world, client):
