@@ -20,7 +20,7 @@ install: $(STAMP)
 # synthetic demo data, prints the demo logins and serves http://$(HOST):$(PORT).
 demo: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py demo
+	DEBUG=1 $(BIN)/python manage.py demo --url http://$(HOST):$(PORT)/
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 serve: $(STAMP)

@@ -264,10 +264,11 @@ def test_running_the_demo_twice_changes_nothing() -> None:
     run_demo()
     before = snapshot()
 
-    second = run_demo()
+    second = run_demo("--url", "http://127.0.0.1:8002/")
 
     assert snapshot() == before
     assert "Nothing changed" in second
+    assert "Open http://127.0.0.1:8002/" in second  # the address make demo serves on
     assert "0 created, 0 updated" in second
 
 

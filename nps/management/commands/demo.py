@@ -514,6 +514,11 @@ class Command(BaseCommand):
             help="Keep the generated CSV feeds (and manifest.json) in this directory.",
         )
         parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000/",
+            help="Where the demo will be served, for the closing line (make demo passes it).",
+        )
+        parser.add_argument(
             "--no-input",
             "--noinput",
             action="store_false",
@@ -550,9 +555,9 @@ class Command(BaseCommand):
             # The survey history wrote every table at once: the dashboards' first queries
             # must not be planned without statistics (collections_link.dbstats).
             statistics_refresh()
-        self._report(run, time.monotonic() - started)
+        self._report(run, time.monotonic() - started, url=options["url"])
 
-    def _report(self, run: DemoRun, seconds: float) -> None:
+    def _report(self, run: DemoRun, seconds: float, *, url: str) -> None:
         out, style = self.stdout, self.style
         banner = "=" * 72
         out.write("")
@@ -590,4 +595,4 @@ class Command(BaseCommand):
             role = Role(login.role).label
             out.write(f"  {login.username:<14} {login.password:<17} {role:<15} {note}")
         out.write("")
-        out.write(f"Done in {seconds:.1f} s. Open http://127.0.0.1:8000/")
+        out.write(f"Done in {seconds:.1f} s. Open {url}")
