@@ -272,7 +272,10 @@ def run_threads(run: Run, worker: Any, args: list[Any]) -> Run:
 def bare_worker(arg: Any, start: threading.Barrier, stop: list[float], run: Run, lock: Any) -> None:
     import psycopg
 
-    from surveys.channels.cati import LEASE, PG_CLAIM_SQL
+    from surveys.channels.cati import (
+        LEASE,
+        PG_CLAIM_SQL,
+    )
 
     url, caller_id = arg
     mine: list[float] = []
@@ -308,7 +311,12 @@ def product_worker(
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from surveys.channels.cati import cati_case_claim, cati_record_disposition
+    from surveys.channels.cati import (
+        cati_case_claim,
+    )
+    from surveys.channels.cati_record import (
+        cati_record_disposition,
+    )
 
     caller_id, plain_release = arg
     user = get_user_model().objects.get(pk=caller_id)

@@ -13,115 +13,37 @@ and never carry a rank; no pies, no 3D.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from django.utils.translation import gettext as _
 
+from nps.chart_kit import (
+    ACCENT,
+    ACCENT_BAND,
+    AGENCY_LINE,
+    CLIENT_LINE,
+    DETRACTOR,
+    GREY,
+    GREY_LIGHT,
+    PASSIVE,
+    PROMOTER,
+    Chart,
+    Figure,
+    Trace,
+    as_fraction,
+    fmt_nps,
+    fmt_pct,
+    period_label,
+)
+from nps.chart_kit import interval_text as _interval_text
+from nps.chart_kit import layout as _layout
+from nps.chart_kit import make_chart as _chart
+from nps.chart_kit import nps_axis as _nps_axis
+from nps.charts_recovery import correlation_sentence as correlation_sentence
+from nps.charts_recovery import payment_chart as payment_chart
+from nps.charts_recovery import recovery_chart as recovery_chart
 from nps.types import NpsRow
-
-Trace = dict[str, Any]
-
-ACCENT = "#1f5fae"
-ACCENT_BAND = "rgba(31, 95, 174, 0.16)"
-GREY = "#9aa3b2"
-GREY_LIGHT = "#c9ced6"
-DETRACTOR = "#a4262c"
-PASSIVE = "#8a93a3"
-PROMOTER = "#1e7a3c"
-CLIENT_LINE = "#6b4fa0"
-AGENCY_LINE = "#b06f00"
-
-
-class Figure(TypedDict):
-    data: list[Trace]
-    layout: dict[str, Any]
-
-
-class Chart(TypedDict):
-    """One chart as the page shows it. `key` is the DOM id (the figure's json_script id is
-    `key + "-data"`); `empty` charts show their `how_to_read` and a "nothing to show" line
-    instead of a blank plot."""
-
-    key: str
-    title: str
-    units: str
-    how_to_read: str
-    n: int
-    empty: bool
-    figure: Figure
-
-
-def _layout(*, height: int = 320, **extra: Any) -> dict[str, Any]:
-    layout: dict[str, Any] = {
-        "height": height,
-        "margin": {"l": 56, "r": 24, "t": 36, "b": 48},
-        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13},
-        "paper_bgcolor": "#ffffff",
-        "plot_bgcolor": "#ffffff",
-        "hovermode": "closest",
-        "showlegend": True,
-        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-    }
-    layout.update(extra)
-    return layout
-
-
-def _nps_axis(title: str) -> dict[str, Any]:
-    return {
-        "title": {"text": title},
-        "range": [-100, 100],
-        "zeroline": True,
-        "zerolinecolor": "#8a93a3",
-        "gridcolor": "#eceef2",
-        "ticksuffix": "",
-    }
-
-
-def _chart(key: str, *, title: str, units: str, how_to_read: str, n: int, figure: Figure) -> Chart:
-    return Chart(
-        key=key,
-        title=title,
-        units=units,
-        how_to_read=how_to_read,
-        n=n,
-        empty=not any(_has_points(t) for t in figure["data"]),
-        figure=figure,
-    )
-
-
-def _has_points(trace: Trace) -> bool:
-    values = trace.get("y") if trace.get("orientation") != "h" else trace.get("x")
-    return any(v is not None for v in (values or []))
-
-
-def fmt_nps(value: float | None) -> str:
-    """+12, -3, 0; an em dash for nothing."""
-    if value is None:
-        return "—"
-    rounded = round(value)
-    return f"{rounded:+d}" if rounded else "0"
-
-
-def fmt_pct(value: float | None, digits: int = 0) -> str:
-    return "—" if value is None else f"{100 * value:.{digits}f} %"
-
-
-def _interval_text(low: float | None, high: float | None) -> str:
-    if low is None or high is None:
-        return ""
-    return _("95%% interval %(low)s to %(high)s") % {"low": fmt_nps(low), "high": fmt_nps(high)}
-
-
-def period_label(value: Any) -> str:
-    """A month as 2026-11 (the trend's category axis and the CSV's first column)."""
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return value.strftime("%Y-%m")
-    return str(value)
-
 
 # --- NPS over time ------------------------------------------------------------------------------
 
@@ -354,104 +276,6 @@ def leaderboard_chart(rows: Sequence[NpsRow], *, key: str = "operators") -> Char
     )
 
 
-def recovery_chart(correlation: Mapping[str, Any], *, key: str = "recovery") -> Chart:
-    """Per operator: shrunken NPS (y) against recovery rate (x), dots sized by answers."""
-    points = [
-        p
-        for p in correlation.get("points", [])
-        if p.get("shrunk_nps") is not None and p.get("recovery_rate") is not None
-    ]
-    biggest = max((int(p.get("n") or 0) for p in points), default=1) or 1
-    data: list[Trace] = []
-    if points:
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": _("operator"),
-                "x": [round(100 * float(p["recovery_rate"]), 1) for p in points],
-                "y": [round(float(p["shrunk_nps"]), 1) for p in points],
-                "text": [
-                    f"{p.get('operator_name') or p.get('operator_ref')} · n = {p.get('n')}"
-                    for p in points
-                ],
-                "marker": {
-                    "size": [int(p.get("n") or 0) for p in points],
-                    "sizemode": "area",
-                    # The biggest dot is about 36 px across.
-                    "sizeref": 2.0 * biggest / (36.0**2),
-                    "sizemin": 4,
-                    "color": ACCENT,
-                    "opacity": 0.7,
-                    "line": {"color": "#ffffff", "width": 1},
-                },
-                "hovertemplate": (
-                    "%{text}<br>"
-                    + _("recovery")
-                    + " %{x:.1f} %<br>"
-                    + _("shrunken NPS")
-                    + " %{y:+.0f}<extra></extra>"
-                ),
-                "showlegend": False,
-            }
-        )
-    layout = _layout(
-        height=340,
-        xaxis={
-            "title": {"text": _("recovery rate (%% of the amount placed)") % {}},
-            "ticksuffix": " %",
-            "rangemode": "tozero",
-            "gridcolor": "#eceef2",
-        },
-        yaxis=_nps_axis(_("shrunken NPS (points)")),
-        showlegend=False,
-    )
-    return _chart(
-        key,
-        title=_("NPS against recovery, per operator"),
-        units=_("shrunken NPS points against %% of the amount placed") % {},
-        how_to_read=correlation_sentence(correlation),
-        n=len(points),
-        figure=Figure(data=data, layout=layout),
-    )
-
-
-def correlation_sentence(correlation: Mapping[str, Any]) -> str:
-    rho, low, high = correlation.get("rho"), correlation.get("low"), correlation.get("high")
-    count = int(correlation.get("n_operators") or 0)
-    lead = _(
-        "Each dot is an operator, sized by their answers; dots rising to the right mean "
-        "operators who satisfy debtors also recover more."
-    )
-    if rho is None:
-        return (
-            lead
-            + " "
-            + _("Too few operators (%(count)s) to estimate a correlation.") % {"count": count}
-        )
-    interval = ""
-    if low is not None and high is not None:
-        interval = _(" (95%% interval %(low).2f to %(high).2f)") % {"low": low, "high": high}
-    parts = [
-        lead,
-        _("Spearman rho = %(rho).2f%(interval)s over %(count)s operators.")
-        % {"rho": rho, "interval": interval, "count": count},
-    ]
-    if low is not None and high is not None and low <= 0 <= high:
-        parts.append(_("The interval includes 0: no clear link either way yet."))
-    if count < FEW_OPERATORS:
-        parts.append(
-            _("With fewer than %(few)s operators, read it as a hint, not a finding.")
-            % {"few": FEW_OPERATORS}
-        )
-    parts.append(_("Operators with fewer than 10 answers are not drawn."))
-    return " ".join(str(p) for p in parts)
-
-
-# Below this many operators a correlation across them is a hint at most.
-FEW_OPERATORS = 10
-
-
 # --- distribution, groups -----------------------------------------------------------------------
 
 
@@ -592,15 +416,6 @@ def group_chart(
 
 FUNNEL_STEPS: tuple[str, ...] = ("sent", "delivered", "opened", "completed")
 RATE_KEYS: tuple[str, ...] = ("rr1", "rr2", "coop1", "ref1", "con1")
-
-
-def as_fraction(value: Any) -> float | None:
-    """A rate as a fraction, whether the selector gave a float or an object with `.p`."""
-    if value is None:
-        return None
-    if hasattr(value, "p"):
-        return None if value.p is None else float(value.p)
-    return float(value)
 
 
 def funnel_counts(rates: Mapping[str, Any]) -> list[tuple[str, int]]:
@@ -744,69 +559,5 @@ def benchmark_chart(entries: Sequence[BenchmarkEntry], *, key: str = "benchmark"
             "are anonymised and ordered by NPS, so only your own bar is named."
         ),
         n=sum(e["n"] for e in entries),
-        figure=Figure(data=data, layout=layout),
-    )
-
-
-# --- payment after the answer ----------------------------------------------------------------
-
-
-def payment_chart(rows: Sequence[Mapping[str, Any]], *, key: str = "payment-by-group") -> Chart:
-    """Share of respondents who paid within 30 days *after* answering, by NPS category."""
-    colors = {"detractor": DETRACTOR, "passive": PASSIVE, "promoter": PROMOTER}
-    names = {
-        "detractor": _("detractors"),
-        "passive": _("passives"),
-        "promoter": _("promoters"),
-    }
-    ordered = [r for g in ("detractor", "passive", "promoter") for r in rows if r.get("group") == g]
-    rates = [as_fraction(r.get("rate")) for r in ordered]
-    lows = [as_fraction(r.get("low")) for r in ordered]
-    highs = [as_fraction(r.get("high")) for r in ordered]
-    data: list[Trace] = [
-        {
-            "type": "bar",
-            "name": _("paid within 30 days"),
-            "x": [names.get(str(r.get("group")), str(r.get("group"))) for r in ordered],
-            "y": [None if v is None else round(100 * v, 1) for v in rates],
-            "marker": {"color": [colors.get(str(r.get("group")), ACCENT) for r in ordered]},
-            # Each bar's Wilson 95 % interval, and its n under the bar.
-            "error_y": {
-                "type": "data",
-                "symmetric": False,
-                "array": [
-                    None if v is None or h is None else round(100 * (h - v), 1)
-                    for v, h in zip(rates, highs, strict=True)
-                ],
-                "arrayminus": [
-                    None if v is None or lo is None else round(100 * (v - lo), 1)
-                    for v, lo in zip(rates, lows, strict=True)
-                ],
-                "color": "#5c5c5c",
-            },
-            "text": [f"n = {r.get('responses', 0)}" for r in ordered],
-            "hovertemplate": "%{x}: %{y:.1f} % · %{text}<extra></extra>",
-            "textposition": "inside",
-            "insidetextanchor": "start",
-        }
-    ]
-    layout = _layout(
-        height=280,
-        xaxis={"type": "category"},
-        yaxis={"title": {"text": "%"}, "rangemode": "tozero", "ticksuffix": " %"},
-        showlegend=False,
-    )
-    return _chart(
-        key,
-        title=_("Paid within 30 days of answering, by NPS group"),
-        units=_("%% of respondents in each group") % {},
-        how_to_read=_(
-            "Only payments made after the answer count, so the bars say whether satisfied "
-            "debtors go on to pay, not whether payers are happier. Only answers at least 30 "
-            "days old count (younger ones have not had their 30 days); the whiskers are 95%% "
-            "intervals."
-        )
-        % {},
-        n=sum(int(r.get("responses") or 0) for r in ordered),
         figure=Figure(data=data, layout=layout),
     )

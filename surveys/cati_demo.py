@@ -18,6 +18,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from surveys.channels.cati import (
     CatiError,
     cati_case_claim,
+)
+from surveys.channels.cati_record import (
     cati_record_answers,
     cati_record_disposition,
 )

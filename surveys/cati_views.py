@@ -52,9 +52,11 @@ from surveys.channels.cati import (
     cati_case_release,
     cati_lease_renew,
     cati_next_due,
+    dispositions_for_callers,
+)
+from surveys.channels.cati_record import (
     cati_record_answers,
     cati_record_disposition,
-    dispositions_for_callers,
 )
 from surveys.channels.cati_rules import CaseRules, case_rules
 from surveys.definitions import NPS_END_LABELS, Question, question_text

@@ -16,6 +16,8 @@ from surveys.channels.cati import (
     cati_case_claim,
     cati_case_release,
     cati_leases_expire,
+)
+from surveys.channels.cati_record import (
     cati_record_disposition,
 )
 from surveys.models import (
@@ -398,7 +400,9 @@ def test_the_claim_and_the_survey_page_read_run_as_prepared_statements() -> None
     # Planning the claim costs more than running it; with Django's default connection
     # options psycopg prepares nothing, whatever the code asks. Callers feel the difference
     # at twenty at once.
-    from surveys.channels.cati import PG_CLAIM_SQL
+    from surveys.channels.cati import (
+        PG_CLAIM_SQL,
+    )
     from surveys.page_state import _statement as page_statement
     from surveys.page_state import page_link
 
