@@ -46,6 +46,11 @@ def test_a_debtor_answers_9_on_a_phone_and_the_answer_rates_the_right_contact(
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.locator("input[name=nps]:checked").count() == 0
     assert page.get_by_text("0 = Per niente probabile").is_visible()
+    # The scale wraps on a phone, so the end labels stack, both starting at the left edge.
+    low = page.get_by_text("0 = Per niente probabile").bounding_box()
+    high = page.get_by_text("10 = Estremamente probabile").bounding_box()
+    assert low is not None and high is not None
+    assert abs(high["x"] - low["x"]) < 1 and high["y"] > low["y"], (low, high)
 
     page.locator("label[for=nps-9]").click()
     assert page.locator("#nps-9").is_checked()
