@@ -70,7 +70,8 @@ def policy_cache_clear() -> None:
     _client_countries.clear()
 
 
-_client_countries: dict[int, str] = {}
+# A client's country, for the default policy's window: kept as long as a policy is.
+_client_countries: dict[int, tuple[float, str]] = {}
 
 
 def client_window_profile(client_id: int, *, country: str | None = None) -> WindowProfile:
@@ -82,10 +83,13 @@ def client_window_profile(client_id: int, *, country: str | None = None) -> Wind
     if policy.window_profile or policy.client_id is not None:
         return policy_window_profile_cached(policy)
     if country is None:
-        country = _client_countries.get(client_id)
-        if country is None:
+        cached = _client_countries.get(client_id)
+        if cached is not None and time.monotonic() - cached[0] < POLICY_CACHE_SECONDS:
+            country = cached[1]
+        else:
             found = Client.objects.filter(pk=client_id).values_list("country", flat=True).first()
-            country = _client_countries[client_id] = (found or "").upper()
+            country = (found or "").upper()
+            _client_countries[client_id] = (time.monotonic(), country)
     return PROFILES.get(country.upper()) or policy_window_profile_cached(policy)
 
 
