@@ -399,7 +399,11 @@ def record_answers(request: HttpRequest, case_id: int) -> HttpResponse:
             for key, errors in exc.errors.items():
                 for message in errors:
                     form.add_error(key if key in form.fields else None, message)
-            error = exc.message
+            # The reasons sit under their fields; the top line says what happened.
+            unplaced = [k for k in exc.errors if k not in form.fields]
+            error = (
+                exc.message if unplaced else "Nothing was saved: check the answers marked below."
+            )
         except CatiError as exc:
             return _refused(request, exc)
         else:

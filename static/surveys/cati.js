@@ -44,8 +44,9 @@
     function (el) { return el.name !== "caller_note"; }) : [];
   // A save refused for a field: the caller goes on typing in that field, not on the page,
   // where a letter (s, n) would select an outcome instead of answering.
-  var broken = answers && answers.querySelector(
-    ".has-error input, .has-error select, .has-error textarea");
+  var broken = (answers && answers.querySelector(
+    ".has-error input, .has-error select, .has-error textarea")) ||
+    (outcome && outcome.querySelector("[aria-invalid=true]"));
   if (broken) {
     broken.focus();
     if (broken.select) { broken.select(); }

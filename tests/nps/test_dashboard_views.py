@@ -116,6 +116,10 @@ def test_the_filter_choices_speak_the_readers_language(world, client):
     assert '<option value="web">Pagina web</option>' in italian
     spanish = client.get("/dashboard/c/acme-energia/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert '<option value="home_visit">Visita a domicilio</option>' in spanish
+    # Each language in the menu is named in itself, whatever the page's language.
+    for code, name in (("en", "English"), ("it", "Italiano"), ("es", "Español")):
+        assert f'<option value="{code}" lang="{code}"' in spanish
+        assert re.search(rf'<option value="{code}" lang="{code}"[^>]*>{name}</option>', spanish)
 
 
 def test_each_tab_says_which_date_its_period_picks(world, client):

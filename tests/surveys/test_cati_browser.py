@@ -121,6 +121,18 @@ def test_ten_is_two_keys_and_a_score_of_11_is_stopped_in_the_page(
     assert Response.objects.get().score == 10
 
 
+def test_a_call_back_without_a_date_puts_the_caller_back_in_the_date(
+    live_server, page_factory
+) -> None:
+    case, page = first_case_on_screen(live_server, page_factory)
+    page.keyboard.press("a")
+    page.locator("#record-outcome").click()  # no date, no time
+    page.locator("#callback-fields .error").wait_for()
+    assert page.evaluate("document.activeElement.id") == "id_callback_date"
+    case.refresh_from_db()
+    assert case.callback_at is None
+
+
 def test_a_callback_booked_from_the_keyboard(live_server, page_factory) -> None:
     case, page = first_case_on_screen(live_server, page_factory)
     page.keyboard.press("a")  # call-back: the date field takes the focus

@@ -196,6 +196,18 @@ def test_a_score_of_11_is_refused_and_nothing_is_stored() -> None:
     assert Response.objects.get().score == 10
 
 
+def test_a_refused_answer_is_explained_once_under_its_field() -> None:
+    case = due_case()
+    http = signed_in(caller())
+    http.post("/cati/next/")
+    response = http.post(
+        f"/cati/case/{case.pk}/answers/", {"nps": "8", "listened": "7", "action": "complete"}
+    )
+    assert response.status_code == 400
+    assert response.text.count("7 is outside the scale") == 1
+    assert "Nothing was saved: check the answers marked below." in response.text
+
+
 def test_no_score_at_all_is_refused_with_what_to_do_instead() -> None:
     case = due_case()
     http = signed_in(caller())
