@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Language(models.TextChoices):
@@ -152,24 +153,24 @@ class Account(models.Model):
 
 
 class ContactChannel(models.TextChoices):
-    PHONE = "phone", "Phone call"
-    HOME_VISIT = "home_visit", "Home visit"
+    PHONE = "phone", _("Phone call")
+    HOME_VISIT = "home_visit", _("Home visit")
 
 
 class Outcome(models.TextChoices):
-    PROMISE_TO_PAY = "promise_to_pay", "Promise to pay"
-    PAID = "paid", "Paid"
-    PARTIAL_PAYMENT = "partial_payment", "Partial payment"
-    PAYMENT_PLAN = "payment_plan", "Payment plan"
-    DISPUTE = "dispute", "Dispute"
-    REFUSAL = "refusal", "Refusal"
-    CALLBACK_REQUESTED = "callback_requested", "Callback requested"
-    HARDSHIP = "hardship", "Hardship"
-    THIRD_PARTY = "third_party", "Third party"
-    WRONG_PARTY = "wrong_party", "Wrong party"
-    NO_ANSWER = "no_answer", "No answer"
-    BUSY = "busy", "Busy"
-    VOICEMAIL = "voicemail", "Voicemail"
+    PROMISE_TO_PAY = "promise_to_pay", _("Promise to pay")
+    PAID = "paid", _("Paid")
+    PARTIAL_PAYMENT = "partial_payment", _("Partial payment")
+    PAYMENT_PLAN = "payment_plan", _("Payment plan")
+    DISPUTE = "dispute", _("Dispute")
+    REFUSAL = "refusal", _("Refusal")
+    CALLBACK_REQUESTED = "callback_requested", _("Callback requested")
+    HARDSHIP = "hardship", _("Hardship")
+    THIRD_PARTY = "third_party", _("Third party")
+    WRONG_PARTY = "wrong_party", _("Wrong party")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Busy")
+    VOICEMAIL = "voicemail", _("Voicemail")
 
 
 RIGHT_PARTY_OUTCOMES: frozenset[str] = frozenset(

@@ -28,7 +28,6 @@ from django.utils.translation import gettext as _
 from collections_link.models import Client, ContactChannel, Operator
 from nps import charts, selectors
 from nps.charts import BenchmarkEntry, Chart
-from nps.labels import label, label_map
 from nps.stats import HIDE_BELOW, Counts, adjusted_wald
 from nps.types import NpsFilters, NpsRow
 from surveys.models import ResponseChannel
@@ -84,6 +83,11 @@ def num(value: float | None, digits: int = 1, signed: bool = False) -> str:
 
 def pct(value: float | None, digits: int = 1) -> str:
     return "" if value is None else f"{100 * value:.{digits}f}"
+
+
+def _names(choices: Any) -> dict[str, str]:
+    """Code -> name, in the language of this request (the models' labels are lazy)."""
+    return {str(value): str(name) for value, name in choices}
 
 
 def _label(choices: Any, value: Any) -> str:
@@ -279,7 +283,7 @@ class ClientDashboard:
                 self.by_channel,
                 key="channels",
                 group="channel",
-                labels=label_map("channel", ResponseChannel.choices),
+                labels=_names(ResponseChannel.choices),
                 title=_("NPS by survey channel"),
                 how_to_read=_(
                     "Phone (CATI) answers run more extreme than web answers, so compare channels "
@@ -291,7 +295,7 @@ class ClientDashboard:
                 self.by_contact_channel,
                 key="contact-types",
                 group="contact_channel",
-                labels=label_map("contact_type", ContactChannel.choices),
+                labels=_names(ContactChannel.choices),
                 title=_("NPS by contact type"),
                 how_to_read=_(
                     "How debtors rated a phone call against a home visit, each with its 95%% "
@@ -345,14 +349,14 @@ class ClientDashboard:
                 _("NPS by survey channel"),
                 self.by_channel,
                 "channel",
-                label_map("channel", ResponseChannel.choices),
+                _names(ResponseChannel.choices),
             ),
             "contact-types": lambda: self._group_table(
                 "contact-types",
                 _("NPS by contact type"),
                 self.by_contact_channel,
                 "contact_channel",
-                label_map("contact_type", ContactChannel.choices),
+                _names(ContactChannel.choices),
             ),
             "operators": self._operators_table,
             "benchmark": self._benchmark_table,
@@ -696,8 +700,8 @@ def labelled_comments(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             **c,
-            "channel_label": label("channel", c.get("channel")),
-            "contact_label": label("contact_type", c.get("contact_channel")),
+            "channel_label": _label(ResponseChannel.choices, c.get("channel")),
+            "contact_label": _label(ContactChannel.choices, c.get("contact_channel")),
         }
         for c in comments
     ]

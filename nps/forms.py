@@ -13,7 +13,6 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from collections_link.models import Client, ContactChannel, Operator, Outcome
-from nps.labels import labelled
 from nps.models import FollowUpStatus
 from nps.types import NpsFilters
 from surveys.models import ResponseChannel
@@ -62,12 +61,12 @@ class DashboardFilterForm(forms.Form):
             "channel": forms.ChoiceField(
                 label=_("Survey channel"),
                 required=False,
-                choices=everything + labelled("channel", ResponseChannel.choices),
+                choices=everything + list(ResponseChannel.choices),
             ),
             "contact_type": forms.ChoiceField(
                 label=_("Contact type"),
                 required=False,
-                choices=everything + labelled("contact_type", ContactChannel.choices),
+                choices=everything + list(ContactChannel.choices),
             ),
             # Views across clients (an operator belongs to one client) and the operator's own
             # page have no operator filter.
@@ -79,7 +78,7 @@ class DashboardFilterForm(forms.Form):
             "outcome": forms.ChoiceField(
                 label=_("Contact outcome"),
                 required=False,
-                choices=everything + labelled("outcome", Outcome.choices),
+                choices=everything + list(Outcome.choices),
             ),
         }
         if client is None or not with_operator:
@@ -181,9 +180,7 @@ def period_presets(today: dt.date) -> list[tuple[str, dt.date | None, dt.date | 
 
 
 class TransitionForm(forms.Form):
-    status = forms.ChoiceField(
-        label=_("New status"), choices=labelled("followup_status", FollowUpStatus.choices)
-    )
+    status = forms.ChoiceField(label=_("New status"), choices=FollowUpStatus.choices)
     note = forms.CharField(
         label=_("Note"),
         required=False,

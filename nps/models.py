@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from collections_link.models import Client, Operator
 
@@ -75,9 +76,9 @@ class RollupState(models.Model):
 
 
 class FollowUpStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    CONTACTED = "contacted", "Contacted"
-    RESOLVED = "resolved", "Resolved"
+    OPEN = "open", _("Open")
+    CONTACTED = "contacted", _("Contacted")
+    RESOLVED = "resolved", _("Resolved")
 
 
 class FollowUpCase(models.Model):

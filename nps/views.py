@@ -51,7 +51,6 @@ from nps.forms import (
     TransitionForm,
     client_operators,
 )
-from nps.labels import labelled
 from nps.models import FollowUpCase, FollowUpStatus
 from nps.selectors import mask_pii
 from nps.types import NpsFilters, NpsRow
@@ -541,7 +540,7 @@ def followup_list(request: HttpRequest, client_ref: str) -> HttpResponse:
             "now": now,
             "status": status,
             "overdue": overdue,
-            "statuses": labelled("followup_status", FollowUpStatus.choices),
+            "statuses": FollowUpStatus.choices,
             "querystring": request.GET.urlencode(),
             "more": more,
             "shown": FOLLOWUPS_SHOWN,
@@ -610,7 +609,7 @@ def followup_detail(request: HttpRequest, client_ref: str, pk: int) -> HttpRespo
     now = timezone.now()
     next_statuses = [
         (value, label)
-        for value, label in labelled("followup_status", FollowUpStatus.choices)
+        for value, label in FollowUpStatus.choices
         if value in followups.TRANSITIONS.get(case.status, frozenset())
     ]
     transition_field = transition_form.fields["status"]

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from collections_link.models import Client, Contact, ContactChannel, Debtor, Language, Operator
 
@@ -452,9 +453,9 @@ class ReviewItem(models.Model):
 
 
 class ResponseChannel(models.TextChoices):
-    WEB = "web", "Web page"
-    SMS_REPLY = "sms_reply", "SMS reply"
-    CATI = "cati", "CATI"
+    WEB = "web", _("Web page")
+    SMS_REPLY = "sms_reply", _("SMS reply")
+    CATI = "cati", _("CATI")
 
 
 class Response(models.Model):

@@ -136,7 +136,7 @@ def _state(link: PageLink) -> PageState:
         link.status in OPEN_STATUSES and link.is_expired()
     ):
         return PageState.EXPIRED_PARTIAL if scored else PageState.EXPIRED
-    if link.status not in OPEN_STATUSES or not link.wording:
+    if link.status not in OPEN_STATUSES or link.survey_version_id is None:
         return PageState.CLOSED
     return PageState.OPEN
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from collections_link.models import Outcome
 from nps.charts import fmt_nps, fmt_pct
-from nps.labels import label
 
 register = template.Library()
 
@@ -23,6 +23,6 @@ def percent(value: float | None) -> str:
 
 
 @register.filter
-def choice_label(value: object, kind: str) -> str:
-    """A code in the reader's words: {{ case.status|choice_label:"followup_status" }}."""
-    return label(kind, value)
+def outcome_label(value: object) -> str:
+    """A contact outcome code in the reader's words (the response keeps the bare code)."""
+    return str(dict(Outcome.choices).get(str(value), value))

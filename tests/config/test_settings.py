@@ -39,6 +39,14 @@ def test_production_refuses_a_short_secret_key() -> None:
     assert "SECRET_KEY must be set" in result.stderr
 
 
+# A production start: DEBUG off, a real secret key, a host name.
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k" * 20 + "Q2x9-Zp7_rT5vN3mB8cL1wE6yU4iO0aS",
+    "ALLOWED_HOSTS": "nps.example.com",
+}
+
+
 def test_check_deploy_is_clean_in_production_mode() -> None:
     result = run_manage(
         "check",
@@ -46,9 +54,7 @@ def test_check_deploy_is_clean_in_production_mode() -> None:
         "--fail-level",
         "WARNING",
         env={
-            "DEBUG": "0",
-            "SECRET_KEY": "k" * 20 + "Q2x9-Zp7_rT5vN3mB8cL1wE6yU4iO0aS",
-            "ALLOWED_HOSTS": "nps.example.com",
+            **PRODUCTION,
             "PRIVACY_CONTROLLER": "Agenzia Esempio S.r.l.",
             "PRIVACY_CONTACT": "privacy@agenzia.example",
         },
@@ -61,11 +67,7 @@ def test_check_deploy_warns_while_the_privacy_notice_names_nobody() -> None:
     result = run_manage(
         "check",
         "--deploy",
-        env={
-            "DEBUG": "0",
-            "SECRET_KEY": "k" * 20 + "Q2x9-Zp7_rT5vN3mB8cL1wE6yU4iO0aS",
-            "ALLOWED_HOSTS": "nps.example.com",
-        },
+        env=PRODUCTION,
     )
     assert "surveys.W001" in result.stdout + result.stderr
     assert "PRIVACY_CONTROLLER and PRIVACY_CONTACT not set" in result.stdout + result.stderr
